@@ -13,8 +13,8 @@
 #include <utility>
 #include <variant>
 
-#include <nlohmann/json.hpp>
 #include <spdlog/spdlog.h>
+#include <nlohmann/json.hpp>
 
 namespace opendms {
 
@@ -26,17 +26,17 @@ namespace opendms {
 // HTTP status in one table; the engine maps them to task outcomes.
 enum class ErrorCode {
   kOk = 0,
-  kInvalidArgument,   // the caller's input is wrong (a request field, a JSON document, a flag)
-  kNotFound,          // a bucket, key, table or resource does not exist
-  kAlreadyExists,     // a resource with that name exists
-  kInvalidState,      // the operation is not allowed in the resource's current state
-  kIoError,           // the local file system failed
-  kDataError,         // a source value or row is bad (bucket, key, line and column in the message)
-  kDatabaseError,     // PostgreSQL refused a statement (the SQL and server message in the message)
-  kConnectionError,   // PostgreSQL or a remote service could not be reached: worth retrying
-  kCancelled,         // the work was stopped on request
-  kCorruption,        // stored state does not verify (checksum, format)
-  kInternal,          // a bug
+  kInvalidArgument,  // the caller's input is wrong (a request field, a JSON document, a flag)
+  kNotFound,         // a bucket, key, table or resource does not exist
+  kAlreadyExists,    // a resource with that name exists
+  kInvalidState,     // the operation is not allowed in the resource's current state
+  kIoError,          // the local file system failed
+  kDataError,        // a source value or row is bad (bucket, key, line and column in the message)
+  kDatabaseError,    // PostgreSQL refused a statement (the SQL and server message in the message)
+  kConnectionError,  // PostgreSQL or a remote service could not be reached: worth retrying
+  kCancelled,        // the work was stopped on request
+  kCorruption,       // stored state does not verify (checksum, format)
+  kInternal,         // a bug
 };
 
 std::string_view ErrorCodeName(ErrorCode code);
@@ -47,14 +47,22 @@ class [[nodiscard]] Status {
   Status() = default;
 
   static Status Ok() { return Status(); }
-  static Status InvalidArgument(std::string msg) { return {ErrorCode::kInvalidArgument, std::move(msg)}; }
+  static Status InvalidArgument(std::string msg) {
+    return {ErrorCode::kInvalidArgument, std::move(msg)};
+  }
   static Status NotFound(std::string msg) { return {ErrorCode::kNotFound, std::move(msg)}; }
-  static Status AlreadyExists(std::string msg) { return {ErrorCode::kAlreadyExists, std::move(msg)}; }
+  static Status AlreadyExists(std::string msg) {
+    return {ErrorCode::kAlreadyExists, std::move(msg)};
+  }
   static Status InvalidState(std::string msg) { return {ErrorCode::kInvalidState, std::move(msg)}; }
   static Status IoError(std::string msg) { return {ErrorCode::kIoError, std::move(msg)}; }
   static Status DataError(std::string msg) { return {ErrorCode::kDataError, std::move(msg)}; }
-  static Status DatabaseError(std::string msg) { return {ErrorCode::kDatabaseError, std::move(msg)}; }
-  static Status ConnectionError(std::string msg) { return {ErrorCode::kConnectionError, std::move(msg)}; }
+  static Status DatabaseError(std::string msg) {
+    return {ErrorCode::kDatabaseError, std::move(msg)};
+  }
+  static Status ConnectionError(std::string msg) {
+    return {ErrorCode::kConnectionError, std::move(msg)};
+  }
   static Status Cancelled(std::string msg) { return {ErrorCode::kCancelled, std::move(msg)}; }
   static Status Corruption(std::string msg) { return {ErrorCode::kCorruption, std::move(msg)}; }
   static Status Internal(std::string msg) { return {ErrorCode::kInternal, std::move(msg)}; }
@@ -115,10 +123,10 @@ class [[nodiscard]] Result {
 #define OPENDMS_CONCAT(a, b) OPENDMS_CONCAT_INNER(a, b)
 
 // Returns the Status from the enclosing function when `expr` is not ok.
-#define RETURN_IF_ERROR(expr)                      \
-  do {                                             \
-    ::opendms::Status _st = (expr);                \
-    if (!_st.ok()) return _st;                     \
+#define RETURN_IF_ERROR(expr)       \
+  do {                              \
+    ::opendms::Status _st = (expr); \
+    if (!_st.ok()) return _st;      \
   } while (0)
 
 // `ASSIGN_OR_RETURN(auto x, MakeX());` — declares x from the Result, or returns its Status.

@@ -9,18 +9,30 @@ namespace opendms {
 
 std::string_view ErrorCodeName(ErrorCode code) {
   switch (code) {
-    case ErrorCode::kOk: return "OK";
-    case ErrorCode::kInvalidArgument: return "InvalidArgument";
-    case ErrorCode::kNotFound: return "NotFound";
-    case ErrorCode::kAlreadyExists: return "AlreadyExists";
-    case ErrorCode::kInvalidState: return "InvalidState";
-    case ErrorCode::kIoError: return "IoError";
-    case ErrorCode::kDataError: return "DataError";
-    case ErrorCode::kDatabaseError: return "DatabaseError";
-    case ErrorCode::kConnectionError: return "ConnectionError";
-    case ErrorCode::kCancelled: return "Cancelled";
-    case ErrorCode::kCorruption: return "Corruption";
-    case ErrorCode::kInternal: return "Internal";
+    case ErrorCode::kOk:
+      return "OK";
+    case ErrorCode::kInvalidArgument:
+      return "InvalidArgument";
+    case ErrorCode::kNotFound:
+      return "NotFound";
+    case ErrorCode::kAlreadyExists:
+      return "AlreadyExists";
+    case ErrorCode::kInvalidState:
+      return "InvalidState";
+    case ErrorCode::kIoError:
+      return "IoError";
+    case ErrorCode::kDataError:
+      return "DataError";
+    case ErrorCode::kDatabaseError:
+      return "DatabaseError";
+    case ErrorCode::kConnectionError:
+      return "ConnectionError";
+    case ErrorCode::kCancelled:
+      return "Cancelled";
+    case ErrorCode::kCorruption:
+      return "Corruption";
+    case ErrorCode::kInternal:
+      return "Internal";
   }
   return "Unknown";
 }

@@ -1,0 +1,12 @@
+// cli (internal): one function per subcommand, registering it on the app. The subcommand's
+// callback runs it and stores the process exit status in *exit_code.
+#pragma once
+
+#include <CLI/CLI.hpp>
+
+namespace opendms::cli {
+
+// opendms run-task: the engine alone, without a server (run_task.cc).
+void AddRunTask(CLI::App& app, int* exit_code);
+
+}  // namespace opendms::cli

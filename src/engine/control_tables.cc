@@ -1,0 +1,145 @@
+#include "engine/control_tables.h"
+
+#include <charconv>
+
+namespace opendms::engine {
+namespace {
+
+std::string Table(std::string_view schema, std::string_view table) {
+  return pg::QualifiedName(schema, table);
+}
+
+std::optional<std::string> Text(int64_t n) { return std::to_string(n); }
+
+std::optional<std::string> TimeParam(const std::optional<TimePoint>& t) {
+  if (!t) return std::nullopt;
+  return FormatIso8601(*t);
+}
+
+int64_t ToInt(std::string_view s) {
+  int64_t v = 0;
+  std::from_chars(s.data(), s.data() + s.size(), v);
+  return v;
+}
+
+std::optional<TimePoint> ToTime(const pg::QueryResult& r, int row, int col) {
+  if (r.IsNull(row, col)) return std::nullopt;
+  // Selected as epoch seconds (see ReadCheckpoints).
+  return FromEpochSeconds(std::stod(std::string(r.Get(row, col))));
+}
+
+}  // namespace
+
+Status EnsureControlTables(pg::Connection& conn, std::string_view control_schema) {
+  std::string sql = "CREATE SCHEMA IF NOT EXISTS " + pg::QuoteIdentifier(control_schema) + ";\n";
+  sql += "CREATE TABLE IF NOT EXISTS " + Table(control_schema, kCheckpointTable) +
+         " (task_name varchar(255) NOT NULL, table_owner varchar(128) NOT NULL,"
+         " table_name varchar(128) NOT NULL, table_state varchar(32) NOT NULL,"
+         " rows_loaded int8 NOT NULL, rows_rejected int8 NOT NULL, object_key text NOT NULL,"
+         " object_etag text NOT NULL, object_offset int8 NOT NULL, object_line int8 NOT NULL,"
+         " objects_done int8 NOT NULL, done_digest text NOT NULL, full_load_start timestamptz,"
+         " full_load_end timestamptz, updated_at timestamptz NOT NULL DEFAULT now(),"
+         " PRIMARY KEY (task_name, table_owner, table_name));\n";
+  sql += "CREATE TABLE IF NOT EXISTS " + Table(control_schema, kLoadExceptionsTable) +
+         " (\"TASK_NAME\" varchar(255) NOT NULL, \"TABLE_OWNER\" varchar(128) NOT NULL,"
+         " \"TABLE_NAME\" varchar(128) NOT NULL, \"ERROR_TIME\" timestamp NOT NULL,"
+         " \"BUCKET\" text NOT NULL, \"OBJECT_KEY\" text NOT NULL, \"LINE\" int8 NOT NULL,"
+         " \"BYTE_OFFSET\" int8 NOT NULL, \"COLUMN_NUMBER\" int4 NOT NULL,"
+         " \"COLUMN_NAME\" text NOT NULL, \"ERROR_KIND\" varchar(32) NOT NULL,"
+         " \"ERROR\" text NOT NULL, \"POLICY\" varchar(32) NOT NULL, \"LOADED\" boolean NOT NULL,"
+         " \"RAW_ROW\" bytea NOT NULL);\n";
+  // Concurrent tasks may race to create the same tables; the loser's error is harmless.
+  Status st = conn.Execute(sql);
+  if (!st.ok() && st.message().find("23505") != std::string::npos) return conn.Execute(sql);
+  return st;
+}
+
+Result<std::map<TableKey, TableCheckpoint>> ReadCheckpoints(pg::Connection& conn,
+                                                            std::string_view control_schema,
+                                                            std::string_view task_name) {
+  ASSIGN_OR_RETURN(
+      pg::QueryResult r,
+      conn.Query("SELECT table_owner, table_name, table_state, rows_loaded, rows_rejected,"
+                 " object_key, object_etag, object_offset, object_line, objects_done, done_digest,"
+                 " extract(epoch from full_load_start), extract(epoch from full_load_end) FROM " +
+                     Table(control_schema, kCheckpointTable) + " WHERE task_name = $1",
+                 {std::string(task_name)}));
+  std::map<TableKey, TableCheckpoint> out;
+  for (int i = 0; i < r.rows(); ++i) {
+    TableCheckpoint c;
+    c.table_state = r.Get(i, 2);
+    c.rows_loaded = ToInt(r.Get(i, 3));
+    c.rows_rejected = ToInt(r.Get(i, 4));
+    c.object_key = r.Get(i, 5);
+    c.object_etag = r.Get(i, 6);
+    c.object_offset = ToInt(r.Get(i, 7));
+    c.object_line = ToInt(r.Get(i, 8));
+    c.objects_done = ToInt(r.Get(i, 9));
+    c.done_digest = r.Get(i, 10);
+    c.full_load_start = ToTime(r, i, 11);
+    c.full_load_end = ToTime(r, i, 12);
+    out[{std::string(r.Get(i, 0)), std::string(r.Get(i, 1))}] = std::move(c);
+  }
+  return out;
+}
+
+Status DeleteCheckpoints(pg::Connection& conn, std::string_view control_schema,
+                         std::string_view task_name) {
+  return conn
+      .Query("DELETE FROM " + Table(control_schema, kCheckpointTable) + " WHERE task_name = $1",
+             {std::string(task_name)})
+      .status();
+}
+
+Status WriteCheckpoint(pg::Connection& conn, std::string_view control_schema,
+                       std::string_view task_name, const TableKey& table,
+                       const TableCheckpoint& c) {
+  return conn
+      .Query("INSERT INTO " + Table(control_schema, kCheckpointTable) +
+                 " (task_name, table_owner, table_name, table_state, rows_loaded, rows_rejected,"
+                 " object_key, object_etag, object_offset, object_line, objects_done, done_digest,"
+                 " full_load_start, full_load_end, updated_at)"
+                 " VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14, now())"
+                 " ON CONFLICT (task_name, table_owner, table_name) DO UPDATE SET"
+                 " table_state = EXCLUDED.table_state, rows_loaded = EXCLUDED.rows_loaded,"
+                 " rows_rejected = EXCLUDED.rows_rejected, object_key = EXCLUDED.object_key,"
+                 " object_etag = EXCLUDED.object_etag, object_offset = EXCLUDED.object_offset,"
+                 " object_line = EXCLUDED.object_line, objects_done = EXCLUDED.objects_done,"
+                 " done_digest = EXCLUDED.done_digest, full_load_start = EXCLUDED.full_load_start,"
+                 " full_load_end = EXCLUDED.full_load_end, updated_at = now()",
+             {std::string(task_name), table.first, table.second, c.table_state, Text(c.rows_loaded),
+              Text(c.rows_rejected), c.object_key, c.object_etag, Text(c.object_offset),
+              Text(c.object_line), Text(c.objects_done), c.done_digest,
+              TimeParam(c.full_load_start), TimeParam(c.full_load_end)})
+      .status();
+}
+
+Status WriteRejectedRows(pg::Connection& conn, std::string_view control_schema,
+                         std::string_view task_name, const TableKey& table,
+                         const std::vector<RejectedRow>& rows) {
+  if (rows.empty()) return Status::Ok();
+  const std::string sql =
+      "INSERT INTO " + Table(control_schema, kLoadExceptionsTable) +
+      " (\"TASK_NAME\", \"TABLE_OWNER\", \"TABLE_NAME\", \"ERROR_TIME\", \"BUCKET\","
+      " \"OBJECT_KEY\", \"LINE\", \"BYTE_OFFSET\", \"COLUMN_NUMBER\", \"COLUMN_NAME\","
+      " \"ERROR_KIND\", \"ERROR\", \"POLICY\", \"LOADED\", \"RAW_ROW\")"
+      " VALUES ($1,$2,$3,(now() at time zone 'utc'),$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,"
+      " decode($14, 'hex'))";
+  static constexpr char kHex[] = "0123456789abcdef";
+  for (const RejectedRow& row : rows) {
+    std::string hex;
+    hex.reserve(row.raw.size() * 2);
+    for (unsigned char c : row.raw) {
+      hex.push_back(kHex[c >> 4]);
+      hex.push_back(kHex[c & 15]);
+    }
+    RETURN_IF_ERROR(conn.Query(sql, {std::string(task_name), table.first, table.second, row.bucket,
+                                     row.key, Text(row.line), Text(row.byte_offset),
+                                     Text(row.column_number), row.column_name, row.error_kind,
+                                     row.error, row.policy, row.loaded ? "true" : "false", hex})
+                        .status());
+  }
+  return Status::Ok();
+}
+
+}  // namespace opendms::engine

@@ -1,0 +1,68 @@
+// engine (internal): the tables opendms keeps in the target's control schema — full-load
+// checkpoints and rejected rows. Layout and meaning: docs/control-tables.md.
+#pragma once
+
+#include <map>
+#include <optional>
+#include <string>
+#include <utility>
+
+#include "core/core.h"
+#include "pg/pg.h"
+
+namespace opendms::engine {
+
+inline constexpr std::string_view kCheckpointTable = "opendms_full_load_checkpoints";
+inline constexpr std::string_view kLoadExceptionsTable = "awsdms_full_load_exceptions";
+
+// Where a table's full load stands, committed in the same transaction as the rows it counts.
+// The next row to read is at (object_key, object_offset, object_line); every object that sorts
+// before object_key is done, and done_digest fingerprints those objects' keys and ETags so a
+// resume can tell whether they changed since.
+struct TableCheckpoint {
+  std::string table_state;  // "loading" | "completed" | "error"
+  int64_t rows_loaded = 0;
+  int64_t rows_rejected = 0;
+  std::string object_key;  // empty: no object started yet (or completed)
+  std::string object_etag;
+  int64_t object_offset = 0;
+  int64_t object_line = 1;
+  int64_t objects_done = 0;
+  std::string done_digest;  // hex MD5 over "key\0etag\n" of the done objects, in key order
+  std::optional<TimePoint> full_load_start, full_load_end;
+};
+
+using TableKey = std::pair<std::string, std::string>;  // target schema, target table
+
+// Creates the control schema and opendms's control tables when missing.
+Status EnsureControlTables(pg::Connection& conn, std::string_view control_schema);
+// Every checkpoint the task has in the target.
+Result<std::map<TableKey, TableCheckpoint>> ReadCheckpoints(pg::Connection& conn,
+                                                            std::string_view control_schema,
+                                                            std::string_view task_name);
+Status DeleteCheckpoints(pg::Connection& conn, std::string_view control_schema,
+                         std::string_view task_name);
+// Upserts one table's checkpoint; call inside the transaction that commits its rows.
+Status WriteCheckpoint(pg::Connection& conn, std::string_view control_schema,
+                       std::string_view task_name, const TableKey& table,
+                       const TableCheckpoint& checkpoint);
+
+// A row a data error policy kept out of the target, with where it came from.
+struct RejectedRow {
+  std::string bucket, key;
+  int64_t line = 0, byte_offset = 0;
+  int column_number = 0;  // 1-based field in the row; 0 when the whole row is concerned
+  std::string column_name;
+  std::string error_kind;  // DataErrorKindName
+  std::string error;       // the full message
+  std::string policy;      // the policy that decided: LOG_ERROR, IGNORE_RECORD, …
+  std::string raw;         // the row's original bytes
+  bool loaded = false;     // true when the row was loaded anyway (a truncated value)
+};
+
+// Inserts rejected rows; call inside the transaction that commits the rows around them.
+Status WriteRejectedRows(pg::Connection& conn, std::string_view control_schema,
+                         std::string_view task_name, const TableKey& table,
+                         const std::vector<RejectedRow>& rows);
+
+}  // namespace opendms::engine

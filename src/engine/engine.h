@@ -1,0 +1,126 @@
+// engine: the replication engine. It takes a DMS-shaped task (the JSON a user passes to
+// `aws dms create-endpoint` / `create-replication-task`), reads the source bucket through the
+// objectstore interface and loads PostgreSQL through binary COPY, with DMS's statistics, task
+// lifecycle and error policies. It knows nothing of the server.
+//
+// Start reading at LoadTaskDefinition (everything is validated before anything runs), then
+// ReplicationTask::Run (replication_task.cc), which schedules TableLoaders (full_load.cc).
+// Formats: docs/types.md (values), docs/task-settings.md, docs/control-tables.md.
+#pragma once
+
+#include <atomic>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "core/core.h"
+#include "csv/csv.h"
+#include "engine/table_definition.h"
+#include "engine/table_mappings.h"
+#include "engine/task_config.h"
+#include "engine/value_codec.h"
+#include "objectstore/objectstore.h"
+
+namespace opendms::engine {
+
+enum class StartType { kStartReplication, kResumeProcessing, kReloadTarget };
+// "start-replication" | "resume-processing" | "reload-target"
+Result<StartType> ParseStartType(std::string_view text);
+std::string_view StartTypeName(StartType type);
+
+// Everything a task needs, parsed and validated. Built by LoadTaskDefinition; immutable after.
+struct TaskDefinition {
+  SourceEndpoint source;
+  TargetEndpoint target;
+  TaskSpec task;
+  csv::Dialect dialect;
+  ExternalTableDefinition tables;
+  std::vector<MappedTable> mapped_tables;  // the tables the task migrates, in load order
+};
+
+// Parses and validates the three documents (CreateEndpoint ×2, CreateReplicationTask shapes).
+// Nothing touches the store or the target. Errors name the document and the field.
+Result<TaskDefinition> LoadTaskDefinition(const Json& source_endpoint, const Json& target_endpoint,
+                                          const Json& task);
+
+struct RunOptions {
+  StartType start_type = StartType::kStartReplication;
+  CopyFormat copy_format = CopyFormat::kBinary;
+  size_t copy_chunk_bytes = 1 << 20;   // bytes handed to one PQputCopyData call
+  size_t read_buffer_bytes = 1 << 20;  // per table being loaded
+};
+
+// DMS's TableState values.
+inline constexpr std::string_view kTableBeforeLoad = "Before load";
+inline constexpr std::string_view kTableFullLoad = "Full load";
+inline constexpr std::string_view kTableCompleted = "Table completed";
+inline constexpr std::string_view kTableCancelled = "Table cancelled";
+inline constexpr std::string_view kTableError = "Table error";
+
+// One table's statistics, as DescribeTableStatistics reports them. SchemaName/TableName are the
+// source names (what selection rules, filters and ReloadTables use).
+struct TableStatistics {
+  std::string schema_name, table_name;
+  std::string target_schema, target_table;
+  std::string table_state = std::string(kTableBeforeLoad);
+  int64_t full_load_rows = 0;            // rows committed to the target
+  int64_t full_load_error_rows = 0;      // rows rejected by a data error policy (kept, see docs)
+  int64_t full_load_truncated_rows = 0;  // rows loaded with a truncated value (also recorded)
+  int64_t inserts = 0, updates = 0, deletes = 0, ddls = 0;
+  int64_t bytes_read = 0, bytes_total = 0;
+  int64_t objects_total = 0, objects_done = 0;
+  std::optional<TimePoint> full_load_start, full_load_end;
+  TimePoint last_update{};
+  bool full_load_reloaded = false;
+  std::string error_message;  // why the table is in "Table error"
+};
+
+// A consistent copy of the task's state. Status values are DMS's ("running", "stopped",
+// "failed"); stop_reason is the full "Stop Reason …" string.
+struct TaskSnapshot {
+  std::string status = "ready";
+  std::string stop_reason;
+  std::string last_failure_message;
+  std::string recovery_checkpoint;
+  int full_load_progress_percent = 0;
+  int64_t elapsed_millis = 0;
+  std::optional<TimePoint> fresh_start_date, start_date, stop_date, full_load_start_date,
+      full_load_finish_date;
+  std::vector<TableStatistics> tables;
+
+  int TablesIn(std::string_view state) const;
+  bool failed() const { return status == "failed"; }
+};
+
+// {"ReplicationTaskIdentifier": …, "Status": …, "ReplicationTaskStats": {…}, …} with dates as
+// the aws CLI prints them (ISO 8601 with +00:00).
+Json ReplicationTaskJson(const TaskDefinition& definition, const TaskSnapshot& snapshot);
+// [{"SchemaName": …, "TableName": …, "FullLoadRows": …, "TableState": …}, …]
+Json TableStatisticsJson(const TaskSnapshot& snapshot);
+
+// One run of a replication task (one StartReplicationTask). Run() blocks until the task stops
+// or fails; Snapshot() and RequestStop() may be called from any thread meanwhile.
+class ReplicationTask {
+ public:
+  ReplicationTask(const TaskDefinition& definition, objectstore::ObjectStore& store,
+                  RunOptions options);
+  ~ReplicationTask();
+  ReplicationTask(const ReplicationTask&) = delete;
+  ReplicationTask& operator=(const ReplicationTask&) = delete;
+
+  // Errors are refusals before anything ran (e.g. resume-processing of a task that never ran);
+  // a task that ran and failed returns its snapshot with status "failed".
+  Result<TaskSnapshot> Run();
+  // The task stops at its next commit boundary: status "stopped", StopReason NORMAL.
+  void RequestStop();
+  TaskSnapshot Snapshot() const;
+
+  class Impl;
+
+ private:
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace opendms::engine

@@ -1,0 +1,806 @@
+// The full load of one table. The hot loop is RowSink::OnRow: tokenized fields → column
+// encoders → one reused COPY buffer, handed to PQputCopyData in chunks of
+// RunOptions::copy_chunk_bytes. Every CommitRate rows the COPY ends and the transaction commits
+// with the table's checkpoint (control_tables.h), so a resume continues at the next row.
+//
+// Commits in the middle of a table run with synchronous_commit off: the checkpoint is in the
+// same transaction as the rows, so a server crash that loses the newest commits loses their
+// checkpoint too, and the resume reads those rows again — exactly once either way. The commit
+// that marks the table completed is synchronous.
+#include "engine/full_load.h"
+
+#include <openssl/evp.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cstring>
+
+#include "pg/pg.h"
+
+namespace opendms::engine {
+
+void TaskShared::UpdateTable(size_t i, const std::function<void(TableStatistics&)>& update) {
+  std::lock_guard lock(mu_);
+  update(tables_[i]);
+  tables_[i].last_update = Clock::Now();
+}
+
+std::vector<TableStatistics> TaskShared::Tables() const {
+  std::lock_guard lock(mu_);
+  return tables_;
+}
+
+void TaskShared::Fail(std::string message) {
+  std::lock_guard lock(mu_);
+  if (failed_) {
+    spdlog::error("{}", message);
+    return;
+  }
+  failure_message_ = std::move(message);
+  failed_ = true;
+}
+
+std::string TaskShared::failure_message() const {
+  std::lock_guard lock(mu_);
+  return failure_message_;
+}
+
+namespace {
+
+std::string PrimaryKeyClause(const MappedTable& table) {
+  std::string cols;
+  for (int index : table.primary_key) {
+    if (!cols.empty()) cols += ", ";
+    cols += pg::QuoteIdentifier(table.columns[index].name);
+  }
+  if (cols.empty()) return "";
+  std::string clause;
+  if (!table.primary_key_name.empty()) {
+    clause = "CONSTRAINT " + pg::QuoteIdentifier(table.primary_key_name) + " ";
+  }
+  return clause + "PRIMARY KEY (" + cols + ")";
+}
+
+}  // namespace
+
+std::string CreateTableSql(const MappedTable& table, bool with_primary_key) {
+  std::string sql =
+      "CREATE TABLE " + pg::QualifiedName(table.target_schema, table.target_table) + " (";
+  for (size_t i = 0; i < table.columns.size(); ++i) {
+    const TargetColumn& c = table.columns[i];
+    if (i) sql += ", ";
+    sql += pg::QuoteIdentifier(c.name) + " " + PostgresTypeFor(c.definition);
+    if (!c.definition.nullable) sql += " NOT NULL";
+  }
+  const std::string pk = with_primary_key ? PrimaryKeyClause(table) : "";
+  if (!pk.empty()) sql += ", " + pk;
+  return sql + ")";
+}
+
+std::string AddPrimaryKeySql(const MappedTable& table) {
+  const std::string pk = PrimaryKeyClause(table);
+  if (pk.empty()) return "";
+  return "ALTER TABLE " + pg::QualifiedName(table.target_schema, table.target_table) + " ADD " + pk;
+}
+
+namespace {
+
+// Running MD5 over "key\0etag\n" of done objects; Hex() finalizes a copy, so it can go on.
+class DoneDigest {
+ public:
+  DoneDigest() : ctx_(EVP_MD_CTX_new()) { EVP_DigestInit_ex(ctx_, EVP_md5(), nullptr); }
+  ~DoneDigest() { EVP_MD_CTX_free(ctx_); }
+  DoneDigest(const DoneDigest&) = delete;
+  DoneDigest& operator=(const DoneDigest&) = delete;
+  void Reset() { EVP_DigestInit_ex(ctx_, EVP_md5(), nullptr); }
+  void Add(const SourceObject& o) {
+    EVP_DigestUpdate(ctx_, o.key.data(), o.key.size());
+    EVP_DigestUpdate(ctx_, "\0", 1);
+    EVP_DigestUpdate(ctx_, o.etag.data(), o.etag.size());
+    EVP_DigestUpdate(ctx_, "\n", 1);
+  }
+  std::string Hex() const {
+    EVP_MD_CTX* copy = EVP_MD_CTX_new();
+    EVP_MD_CTX_copy_ex(copy, ctx_);
+    unsigned char md[EVP_MAX_MD_SIZE];
+    unsigned int len = 0;
+    EVP_DigestFinal_ex(copy, md, &len);
+    EVP_MD_CTX_free(copy);
+    static constexpr char kHex[] = "0123456789abcdef";
+    std::string out;
+    for (unsigned i = 0; i < len; ++i) {
+      out.push_back(kHex[md[i] >> 4]);
+      out.push_back(kHex[md[i] & 15]);
+    }
+    return out;
+  }
+
+ private:
+  EVP_MD_CTX* ctx_;
+};
+
+std::string_view PolicyName(ErrorPolicy p) {
+  switch (p) {
+    case ErrorPolicy::kIgnoreRecord:
+      return "IGNORE_RECORD";
+    case ErrorPolicy::kLogError:
+      return "LOG_ERROR";
+    case ErrorPolicy::kSuspendTable:
+      return "SUSPEND_TABLE";
+    case ErrorPolicy::kStopTask:
+      return "STOP_TASK";
+    case ErrorPolicy::kInsertRecord:
+      return "INSERT_RECORD";
+    case ErrorPolicy::kUpdateRecord:
+      return "UPDATE_RECORD";
+    case ErrorPolicy::kIgnore:
+      return "IGNORE";
+  }
+  return "?";
+}
+
+std::string S3Url(std::string_view bucket, std::string_view key) {
+  return "s3://" + std::string(bucket) + "/" + std::string(key);
+}
+
+// One table's load: the transaction/COPY state machine plus the row sink the tokenizer drives.
+class TableLoad {
+ public:
+  TableLoad(const LoadEnvironment& env, pg::Connection& conn, const TableLoadRequest& request)
+      : env_(env),
+        conn_(conn),
+        request_(request),
+        table_(env.definition.mapped_tables[request.index]),
+        source_(env.definition.tables.tables[table_.source_table_index]),
+        settings_(env.definition.task.settings),
+        key_(table_.target_schema, table_.target_table),
+        writer_(env.options.copy_format, static_cast<int>(table_.columns.size())),
+        bucket_(env.definition.source.s3.bucket_name) {}
+
+  TableOutcome Run(std::string* message);
+
+  // Tokenizer sink.
+  bool OnRow(std::span<const csv::Field> fields, const csv::RowInfo& row);
+
+ private:
+  enum class Verdict { kContinue, kTableError, kFatal, kStopped };
+
+  Status Prepare();
+  Status BeginBatch();
+  // Ends the COPY and commits rows, rejected rows and the checkpoint. `final_state` "completed"
+  // makes the commit synchronous.
+  Status CommitBatch(std::string_view state);
+  void RollbackBatch();
+  Verdict HandleValueIssue(const ValueIssue& issue, size_t column, const csv::RowInfo& row);
+  Verdict Escalate(std::string_view what, const csv::RowInfo& row);
+  Verdict RejectRow(DataErrorKind kind, const std::string& message, int column_number,
+                    std::string column_name, ErrorPolicy policy, const csv::RowInfo& row,
+                    bool loaded);
+  std::string Where(const csv::RowInfo& row, int column_number) const;
+  TableOutcome Finish(TableOutcome outcome, std::string msg, std::string* message);
+  void SetPositionAfter(const csv::RowInfo& row);
+
+  const LoadEnvironment& env_;
+  pg::Connection& conn_;
+  const TableLoadRequest& request_;
+  const MappedTable& table_;
+  const TableDefinition& source_;
+  const TaskSettings& settings_;
+  const TableKey key_;
+  std::vector<ColumnEncoder> encoders_;
+  std::vector<size_t> source_columns_;  // per target column: its field index, or SIZE_MAX
+  CopyRowWriter writer_;
+  std::string copy_sql_;
+  const std::string bucket_;
+
+  std::optional<pg::CopyIn> copy_;
+  bool in_transaction_ = false;
+  std::string buffer_;
+  int64_t rows_in_batch_ = 0;
+  std::vector<RejectedRow> rejected_in_batch_;
+  int64_t truncated_in_batch_ = 0;
+  int64_t data_errors_ = 0;  // toward DataErrorEscalationCount
+
+  TableCheckpoint checkpoint_;  // committed position, advanced as batches commit
+  TableCheckpoint pending_;     // position after the last row handed to the COPY
+  DoneDigest digest_;
+  const SourceObject* object_ = nullptr;
+  Verdict verdict_ = Verdict::kContinue;
+  std::string verdict_message_;
+  std::vector<std::string_view> expr_fields_;
+  std::unique_ptr<bool[]> expr_nulls_;  // std::vector<bool> has no contiguous storage
+  size_t expr_nulls_size_ = 0;
+  int64_t rows_seen_ = 0;
+  int64_t rows_filtered_ = 0;  // rows the selection filters left out (not data errors)
+  std::vector<std::string_view> filter_fields_;
+  std::unique_ptr<bool[]> filter_nulls_;
+  size_t filter_nulls_size_ = 0;
+};
+
+Status TableLoad::Prepare() {
+  const std::string name = pg::QualifiedName(table_.target_schema, table_.target_table);
+  const bool pk_now = !settings_.create_pk_after_full_load;
+  // The schema exists: the task creates every target schema before tables load in parallel.
+  std::string sql;
+  switch (settings_.prep_mode) {
+    case TargetTablePrepMode::kDropAndCreate:
+      sql += "DROP TABLE IF EXISTS " + name + ";\n" + CreateTableSql(table_, pk_now) + ";\n";
+      break;
+    case TargetTablePrepMode::kTruncateBeforeLoad:
+      // Missing tables are created; existing ones keep their definition and lose their rows.
+      sql += "DO $opendms$ BEGIN IF to_regclass(" + pg::QuoteLiteral(name) +
+             ") IS NULL THEN EXECUTE " + pg::QuoteLiteral(CreateTableSql(table_, pk_now)) +
+             "; ELSE EXECUTE " + pg::QuoteLiteral("TRUNCATE TABLE " + name) +
+             "; END IF; END $opendms$;\n";
+      break;
+    case TargetTablePrepMode::kDoNothing:
+      sql += "DO $opendms$ BEGIN IF to_regclass(" + pg::QuoteLiteral(name) +
+             ") IS NULL THEN EXECUTE " + pg::QuoteLiteral(CreateTableSql(table_, pk_now)) +
+             "; END IF; END $opendms$;\n";
+      break;
+  }
+  Status st = conn_.Execute("BEGIN;\n" + sql + "COMMIT;");
+  if (!st.ok()) (void)conn_.Execute("ROLLBACK");
+  return st;
+}
+
+Status TableLoad::BeginBatch() {
+  RETURN_IF_ERROR(conn_.Execute("BEGIN"));
+  in_transaction_ = true;
+  ASSIGN_OR_RETURN(pg::CopyIn copy, pg::CopyIn::Begin(conn_, copy_sql_));
+  copy_.emplace(std::move(copy));
+  buffer_.clear();
+  writer_.BeginStream(buffer_);
+  return Status::Ok();
+}
+
+Status TableLoad::CommitBatch(std::string_view state) {
+  if (copy_) {
+    writer_.EndStream(buffer_);
+    RETURN_IF_ERROR(copy_->Write(buffer_));
+    buffer_.clear();
+    ASSIGN_OR_RETURN(uint64_t copied, copy_->Finish());
+    copy_.reset();
+    if (static_cast<int64_t>(copied) != rows_in_batch_) {
+      return Status::Internal("COPY into " + table_.target_schema + "." + table_.target_table +
+                              " reported " + std::to_string(copied) + " rows, " +
+                              std::to_string(rows_in_batch_) + " were sent");
+    }
+  }
+  if (!in_transaction_) RETURN_IF_ERROR(conn_.Execute("BEGIN"));
+  in_transaction_ = true;
+  RETURN_IF_ERROR(
+      WriteRejectedRows(conn_, env_.control_schema, env_.task_name, key_, rejected_in_batch_));
+  TableCheckpoint next = pending_;
+  next.table_state = std::string(state);
+  next.rows_loaded = checkpoint_.rows_loaded + rows_in_batch_;
+  int64_t rejected_now = 0;
+  for (const RejectedRow& r : rejected_in_batch_) rejected_now += r.loaded ? 0 : 1;
+  next.rows_rejected = checkpoint_.rows_rejected + rejected_now;
+  if (state == "completed") {
+    next.full_load_end = Clock::Now();
+    if (settings_.create_pk_after_full_load) {
+      std::string pk = AddPrimaryKeySql(table_);
+      if (!pk.empty()) RETURN_IF_ERROR(conn_.Execute(pk));
+    }
+  }
+  RETURN_IF_ERROR(WriteCheckpoint(conn_, env_.control_schema, env_.task_name, key_, next));
+  RETURN_IF_ERROR(
+      conn_.Execute(state == "loading" ? "COMMIT" : "SET LOCAL synchronous_commit = on; COMMIT"));
+  in_transaction_ = false;
+  const int64_t rows = rows_in_batch_;
+  const int64_t truncated = truncated_in_batch_;
+  env_.shared.UpdateTable(request_.index, [&](TableStatistics& s) {
+    s.full_load_rows += rows;
+    s.full_load_error_rows += rejected_now;
+    s.full_load_truncated_rows += truncated;
+  });
+  checkpoint_ = std::move(next);
+  pending_.rows_loaded = checkpoint_.rows_loaded;
+  pending_.rows_rejected = checkpoint_.rows_rejected;
+  rows_in_batch_ = 0;
+  truncated_in_batch_ = 0;
+  rejected_in_batch_.clear();
+  return Status::Ok();
+}
+
+void TableLoad::RollbackBatch() {
+  if (copy_) {
+    (void)copy_->Abort("opendms: batch rolled back");
+    copy_.reset();
+  }
+  if (in_transaction_) (void)conn_.Execute("ROLLBACK");
+  in_transaction_ = false;
+  rows_in_batch_ = 0;
+  truncated_in_batch_ = 0;
+  rejected_in_batch_.clear();
+  pending_ = checkpoint_;
+}
+
+std::string TableLoad::Where(const csv::RowInfo& row, int column_number) const {
+  std::string where = S3Url(bucket_, object_->key) + " line " + std::to_string(row.line);
+  if (column_number > 0) {
+    where += ", column " + std::to_string(column_number);
+    if (static_cast<size_t>(column_number) <= source_.columns.size()) {
+      where += " (" + source_.columns[column_number - 1].name + ")";
+    }
+  }
+  return where;
+}
+
+TableLoad::Verdict TableLoad::RejectRow(DataErrorKind kind, const std::string& message,
+                                        int column_number, std::string column_name,
+                                        ErrorPolicy policy, const csv::RowInfo& row, bool loaded) {
+  RejectedRow r;
+  r.bucket = bucket_;
+  r.key = object_->key;
+  r.line = static_cast<int64_t>(row.line);
+  r.byte_offset = static_cast<int64_t>(row.byte_offset);
+  r.column_number = column_number;
+  r.column_name = std::move(column_name);
+  r.error_kind = std::string(DataErrorKindName(kind));
+  r.error = message;
+  r.policy = std::string(PolicyName(policy));
+  r.raw = std::string(row.raw);
+  r.loaded = loaded;
+  rejected_in_batch_.push_back(std::move(r));
+  if (policy == ErrorPolicy::kLogError) {
+    spdlog::warn("task {}: {} ({}; row {} kept in {}.{})", env_.task_name, message,
+                 PolicyName(policy), loaded ? "loaded truncated" : "rejected", env_.control_schema,
+                 kLoadExceptionsTable);
+  } else {
+    spdlog::info("task {}: {} ({})", env_.task_name, message, PolicyName(policy));
+  }
+  ++data_errors_;
+  if (settings_.data_error_escalation_count > 0 &&
+      data_errors_ >= settings_.data_error_escalation_count) {
+    return Escalate("DataErrorEscalationCount (" +
+                        std::to_string(settings_.data_error_escalation_count) + ") reached",
+                    row);
+  }
+  return Verdict::kContinue;
+}
+
+TableLoad::Verdict TableLoad::Escalate(std::string_view what, const csv::RowInfo& row) {
+  verdict_message_ = "table " + source_.owner + "." + source_.name + ": " + std::string(what) +
+                     " at " + Where(row, 0);
+  return settings_.data_error_escalation_policy == ErrorPolicy::kStopTask ? Verdict::kFatal
+                                                                          : Verdict::kTableError;
+}
+
+TableLoad::Verdict TableLoad::HandleValueIssue(const ValueIssue& issue, size_t column,
+                                               const csv::RowInfo& row) {
+  const TargetColumn& target = table_.columns[column];
+  const int column_number =
+      source_columns_[column] == SIZE_MAX ? 0 : static_cast<int>(source_columns_[column]) + 1;
+  std::string message = Where(row, column_number) + ": " + issue.message + " [" +
+                        std::string(DataErrorKindName(issue.kind)) + "]";
+  if (column_number == 0) message += " (added column " + target.name + ")";
+  const bool truncation = issue.kind == DataErrorKind::kTruncation;
+  const ErrorPolicy policy =
+      truncation ? settings_.data_truncation_error_policy : settings_.data_error_policy;
+  switch (policy) {
+    case ErrorPolicy::kSuspendTable:
+      verdict_message_ = message + " (table suspended by " +
+                         (truncation ? "DataTruncationErrorPolicy" : "DataErrorPolicy") + ")";
+      return Verdict::kTableError;
+    case ErrorPolicy::kStopTask:
+      verdict_message_ = message + " (task stopped by " +
+                         (truncation ? "DataTruncationErrorPolicy" : "DataErrorPolicy") + ")";
+      return Verdict::kFatal;
+    default:
+      break;
+  }
+  // LOG_ERROR on a truncation loads the truncated value, as DMS does; everything else skips the
+  // row. Either way the original row is kept in the exceptions table.
+  const bool loaded = truncation && policy == ErrorPolicy::kLogError;
+  return RejectRow(issue.kind, message, column_number, target.name, policy, row, loaded);
+}
+
+void TableLoad::SetPositionAfter(const csv::RowInfo& row) {
+  pending_.object_offset = static_cast<int64_t>(row.next_offset);
+  pending_.object_line = static_cast<int64_t>(row.next_line);
+}
+
+bool TableLoad::OnRow(std::span<const csv::Field> fields, const csv::RowInfo& row) {
+  // A blank line is not a row: skipped (it holds no data to lose).
+  if (row.raw.empty() && fields.size() == 1 && !fields[0].quoted) return true;
+  ++rows_seen_;
+  if ((rows_seen_ & 4095) == 0 && (env_.shared.stop_requested() || env_.shared.failed())) {
+    verdict_ = Verdict::kStopped;
+    return false;
+  }
+  const size_t defined = source_.columns.size();
+  if (fields.size() != defined) {
+    const bool more = fields.size() > defined;
+    const int column = static_cast<int>(more ? defined + 1 : fields.size() + 1);
+    verdict_message_ = S3Url(bucket_, object_->key) + " line " + std::to_string(row.line) +
+                       ", column " + std::to_string(column) + ": row has " +
+                       std::to_string(fields.size()) + " fields, the table definition of " +
+                       source_.owner + "." + source_.name + " has " + std::to_string(defined) +
+                       " columns" +
+                       (more ? " (field " + std::to_string(column) +
+                                   " is not defined in the task's table definition)"
+                             : " (column " + std::to_string(column) + " " +
+                                   source_.columns[column - 1].name + " is missing)");
+    verdict_ = Verdict::kFatal;
+    return false;
+  }
+  if (!table_.row_filter.empty()) {
+    // Selection-rule filters see the source fields, as DMS evaluates them.
+    filter_fields_.resize(fields.size());
+    if (filter_nulls_size_ < fields.size()) {
+      filter_nulls_.reset(new bool[fields.size()]);
+      filter_nulls_size_ = fields.size();
+    }
+    for (size_t i = 0; i < fields.size(); ++i) {
+      filter_fields_[i] = fields[i].value;
+      filter_nulls_[i] = !fields[i].quoted && fields[i].value.empty();
+    }
+    if (!table_.row_filter.Matches(filter_fields_,
+                                   std::span<const bool>(filter_nulls_.get(), fields.size()))) {
+      ++rows_filtered_;
+      SetPositionAfter(row);
+      return true;
+    }
+  }
+  if (!copy_) {
+    Status st = in_transaction_ ? Status::Ok() : BeginBatch();
+    if (st.ok() && !copy_) {
+      auto copy = pg::CopyIn::Begin(conn_, copy_sql_);
+      if (copy.ok()) {
+        copy_.emplace(std::move(copy).value());
+        writer_.BeginStream(buffer_);
+      } else {
+        st = copy.status();
+      }
+    }
+    if (!st.ok()) {
+      verdict_message_ = st.ToString();
+      verdict_ = Verdict::kTableError;
+      return false;
+    }
+  }
+  const size_t row_start = buffer_.size();
+  writer_.BeginRow(buffer_);
+  bool truncated = false;
+  for (size_t c = 0; c < encoders_.size(); ++c) {
+    writer_.BeforeField(static_cast<int>(c), buffer_);
+    ValueIssue issue;
+    const size_t src = source_columns_[c];
+    if (src != SIZE_MAX) {
+      const csv::Field& f = fields[src];
+      issue = encoders_[c].Encode(f.value, !f.quoted && f.value.empty(), buffer_);
+    } else {
+      // Expressions see the row's source fields; NULL is an unquoted empty field.
+      expr_fields_.resize(fields.size());
+      if (expr_nulls_size_ < fields.size()) {
+        expr_nulls_.reset(new bool[fields.size()]);
+        expr_nulls_size_ = fields.size();
+      }
+      for (size_t i = 0; i < fields.size(); ++i) {
+        expr_fields_[i] = fields[i].value;
+        expr_nulls_[i] = !fields[i].quoted && fields[i].value.empty();
+      }
+      ExpressionContext ctx{std::span<const std::string_view>(expr_fields_),
+                            std::span<const bool>(expr_nulls_.get(), fields.size()), source_.owner,
+                            source_.name};
+      auto value = table_.columns[c].expression->Evaluate(ctx);
+      if (!value.ok()) {
+        issue.kind = DataErrorKind::kInvalidValue;
+        issue.message = value.status().message();
+      } else if (value->has_value()) {
+        issue = encoders_[c].Encode(**value, false, buffer_);
+      } else {
+        issue = encoders_[c].Encode("", true, buffer_);
+      }
+    }
+    if (issue.ok()) continue;
+    Verdict v = HandleValueIssue(issue, c, row);
+    if (v != Verdict::kContinue) {
+      buffer_.resize(row_start);
+      verdict_ = v;
+      return false;
+    }
+    if (issue.kind == DataErrorKind::kTruncation &&
+        settings_.data_truncation_error_policy == ErrorPolicy::kLogError) {
+      truncated = true;  // the truncated value was appended; keep encoding the row
+      continue;
+    }
+    // The row is skipped: drop what was encoded of it.
+    buffer_.resize(row_start);
+    SetPositionAfter(row);
+    return true;
+  }
+  writer_.EndRow(buffer_);
+  ++rows_in_batch_;
+  if (truncated) ++truncated_in_batch_;
+  SetPositionAfter(row);
+  if (buffer_.size() >= env_.options.copy_chunk_bytes) {
+    Status st = copy_->Write(buffer_);
+    buffer_.clear();
+    if (!st.ok()) {
+      verdict_message_ = st.ToString();
+      verdict_ = Verdict::kTableError;
+      return false;
+    }
+  }
+  if (rows_in_batch_ + static_cast<int64_t>(rejected_in_batch_.size()) >= settings_.commit_rate) {
+    Status st = CommitBatch("loading");
+    if (!st.ok()) {
+      verdict_message_ = st.ToString();
+      verdict_ = Verdict::kTableError;
+      return false;
+    }
+    if (env_.shared.stop_requested() || env_.shared.failed()) {
+      verdict_ = Verdict::kStopped;
+      return false;
+    }
+  }
+  return true;
+}
+
+TableOutcome TableLoad::Finish(TableOutcome outcome, std::string msg, std::string* message) {
+  const std::string table_name = table_.target_schema + "." + table_.target_table;
+  switch (outcome) {
+    case TableOutcome::kCompleted:
+      env_.shared.UpdateTable(request_.index, [&](TableStatistics& s) {
+        s.table_state = std::string(kTableCompleted);
+        s.full_load_end = checkpoint_.full_load_end ? *checkpoint_.full_load_end : Clock::Now();
+        s.bytes_read = s.bytes_total;
+      });
+      break;
+    case TableOutcome::kStopped:
+      env_.shared.UpdateTable(request_.index, [&](TableStatistics& s) {
+        s.table_state = std::string(kTableCancelled);
+      });
+      break;
+    case TableOutcome::kTableError:
+    case TableOutcome::kFatal: {
+      // Remember the error in the checkpoint (its own transaction) so that a resume reloads it.
+      TableCheckpoint failed = checkpoint_;
+      failed.table_state = "error";
+      if (conn_.IsHealthy()) {
+        Status st = WriteCheckpoint(conn_, env_.control_schema, env_.task_name, key_, failed);
+        if (!st.ok()) spdlog::error("task {}: {}", env_.task_name, st.ToString());
+      }
+      env_.shared.UpdateTable(request_.index, [&](TableStatistics& s) {
+        s.table_state = std::string(kTableError);
+        s.error_message = msg;
+      });
+      spdlog::error("task {}: table {} failed: {}", env_.task_name, table_name, msg);
+      break;
+    }
+  }
+  if (message) *message = std::move(msg);
+  return outcome;
+}
+
+TableOutcome TableLoad::Run(std::string* message) {
+  const std::string table_name = table_.target_schema + "." + table_.target_table;
+  for (const TargetColumn& c : table_.columns) {
+    auto enc = ColumnEncoder::Make(c.definition, env_.options.copy_format);
+    if (!enc.ok()) return Finish(TableOutcome::kFatal, enc.status().message(), message);
+    encoders_.push_back(std::move(enc).value());
+    source_columns_.push_back(c.source_index < 0 ? SIZE_MAX : static_cast<size_t>(c.source_index));
+  }
+  std::vector<std::string> names;
+  for (const TargetColumn& c : table_.columns) names.push_back(c.name);
+  copy_sql_ = writer_.CopySql(pg::QualifiedName(table_.target_schema, table_.target_table), names);
+
+  const auto& objects = request_.objects;
+  size_t first_object = 0;
+  int64_t start_offset = 0, start_line = 1;
+  bool prepare = request_.prepare;
+  if (request_.resume) {
+    const TableCheckpoint& r = *request_.resume;
+    // The done objects must be the same objects (keys and ETags) as when they were loaded.
+    bool same = r.objects_done <= static_cast<int64_t>(objects.size());
+    if (same) {
+      for (int64_t i = 0; i < r.objects_done; ++i) digest_.Add(objects[i]);
+      same = digest_.Hex() == r.done_digest;
+    }
+    if (same && r.objects_done < static_cast<int64_t>(objects.size())) {
+      const SourceObject& next = objects[r.objects_done];
+      same = r.object_key.empty() ? r.object_offset == 0
+                                  : next.key == r.object_key && next.etag == r.object_etag;
+    }
+    if (same) {
+      checkpoint_ = r;
+      first_object = static_cast<size_t>(r.objects_done);
+      start_offset = r.object_offset;
+      start_line = r.object_line;
+      prepare = false;
+      spdlog::info("task {}: table {} resumes after {} rows at object {} of {}, byte {}",
+                   env_.task_name, table_name, r.rows_loaded, first_object + 1, objects.size(),
+                   start_offset);
+    } else {
+      if (settings_.prep_mode == TargetTablePrepMode::kDoNothing && r.rows_loaded > 0) {
+        return Finish(TableOutcome::kTableError,
+                      "the objects of " + source_.owner + "." + source_.name +
+                          " changed since its interrupted load; with TargetTablePrepMode "
+                          "DO_NOTHING a reload would duplicate the " +
+                          std::to_string(r.rows_loaded) +
+                          " rows already loaded: start the task with reload-target",
+                      message);
+      }
+      spdlog::warn(
+          "task {}: the objects of table {} changed since its interrupted load: "
+          "reloading it from the start",
+          env_.task_name, table_name);
+      digest_.Reset();
+      prepare = true;
+      env_.shared.UpdateTable(request_.index,
+                              [](TableStatistics& s) { s.full_load_reloaded = true; });
+    }
+  }
+
+  const TimePoint started =
+      checkpoint_.full_load_start ? *checkpoint_.full_load_start : Clock::Now();
+  checkpoint_.full_load_start = started;
+  env_.shared.UpdateTable(request_.index, [&](TableStatistics& s) {
+    s.table_state = std::string(kTableFullLoad);
+    s.full_load_start = started;
+    s.full_load_rows = checkpoint_.rows_loaded;
+    s.full_load_error_rows = checkpoint_.rows_rejected;
+    s.objects_done = static_cast<int64_t>(first_object);
+    int64_t done_bytes = start_offset;
+    for (size_t i = 0; i < first_object; ++i) done_bytes += static_cast<int64_t>(objects[i].size);
+    s.bytes_read = done_bytes;
+  });
+
+  if (prepare) {
+    Status st = Prepare();
+    if (!st.ok()) {
+      return Finish(
+          settings_.table_error_policy == ErrorPolicy::kStopTask ? TableOutcome::kFatal
+                                                                 : TableOutcome::kTableError,
+          "preparing " + table_name + " (" + "TargetTablePrepMode): " + st.ToString(), message);
+    }
+    checkpoint_.table_state = "loading";
+  }
+  pending_ = checkpoint_;
+  if (objects.empty()) {
+    spdlog::warn("task {}: table {} has no objects under s3://{}/{}: loaded 0 rows", env_.task_name,
+                 table_name, bucket_,
+                 JoinFolder(env_.definition.source.s3.bucket_folder, source_.path));
+  }
+
+  const TaskSettings& s = settings_;
+  csv::TokenizerOptions topt;
+  topt.buffer_size = env_.options.read_buffer_bytes;
+  for (size_t i = first_object; i < objects.size(); ++i) {
+    if (env_.shared.stop_requested() || env_.shared.failed()) {
+      Status st = CommitBatch("loading");
+      return Finish(st.ok() ? TableOutcome::kStopped : TableOutcome::kTableError,
+                    st.ok() ? "stopped" : st.ToString(), message);
+    }
+    object_ = &objects[i];
+    const int64_t offset = i == first_object ? start_offset : 0;
+    const int64_t line = i == first_object ? start_line : 1;
+    pending_.object_key = object_->key;
+    pending_.object_etag = object_->etag;
+    pending_.object_offset = offset;
+    pending_.object_line = line;
+    std::optional<objectstore::ByteRange> range;
+    if (offset > 0) range = objectstore::ByteRange{static_cast<uint64_t>(offset), std::nullopt};
+    Result<std::unique_ptr<objectstore::ObjectReader>> reader =
+        offset > 0 && static_cast<uint64_t>(offset) >= object_->size
+            ? Result<std::unique_ptr<objectstore::ObjectReader>>(
+                  std::unique_ptr<objectstore::ObjectReader>())
+            : env_.store.Get(bucket_, object_->key, range);
+    if (!reader.ok()) {
+      RollbackBatch();
+      return Finish(
+          settings_.table_error_policy == ErrorPolicy::kStopTask ? TableOutcome::kFatal
+                                                                 : TableOutcome::kTableError,
+          "reading " + S3Url(bucket_, object_->key) + ": " + reader.status().ToString(), message);
+    }
+    if (*reader && (*reader)->info().etag != object_->etag) {
+      RollbackBatch();
+      return Finish(TableOutcome::kTableError,
+                    S3Url(bucket_, object_->key) + " changed while the task was loading it (ETag " +
+                        object_->etag + " when listed, " + (*reader)->info().etag +
+                        " now): the table must be reloaded",
+                    message);
+    }
+    if (object_->size == 0) {
+      spdlog::warn("task {}: {} is empty (0 rows)", env_.task_name, S3Url(bucket_, object_->key));
+    }
+    if (*reader) {
+      topt.ignore_header_rows =
+          offset == 0 ? static_cast<uint64_t>(env_.definition.source.s3.ignore_header_rows) : 0;
+      topt.start_offset = static_cast<uint64_t>(offset);
+      topt.start_line = static_cast<uint64_t>(line);
+      csv::Tokenizer tokenizer(env_.definition.dialect, topt);
+      objectstore::ObjectReader& r = **reader;
+      const size_t index = request_.index;
+      TaskShared& shared = env_.shared;
+      auto source = [&r, index, &shared](char* dst, size_t cap) -> Result<size_t> {
+        Result<size_t> n = r.Read(dst, cap);
+        if (n.ok() && *n > 0) {
+          const int64_t got = static_cast<int64_t>(*n);
+          shared.UpdateTable(index, [got](TableStatistics& t) { t.bytes_read += got; });
+        }
+        return n;
+      };
+      verdict_ = Verdict::kContinue;
+      const bool ok = tokenizer.Run(source, *this);
+      if (!ok) {
+        const csv::CsvError& e = tokenizer.error();
+        RollbackBatch();
+        std::string msg = S3Url(bucket_, object_->key) + " line " + std::to_string(e.line) +
+                          ", column " + std::to_string(e.column) + ": " + e.message + " [" +
+                          std::string(csv::CsvErrorKindName(e.kind)) + "]";
+        if (e.kind == csv::CsvErrorKind::kReadError) {
+          return Finish(TableOutcome::kTableError, msg, message);
+        }
+        return Finish(TableOutcome::kFatal, msg, message);
+      }
+      switch (verdict_) {
+        case Verdict::kContinue:
+          break;
+        case Verdict::kStopped: {
+          Status st = CommitBatch("loading");
+          return Finish(st.ok() ? TableOutcome::kStopped : TableOutcome::kTableError,
+                        st.ok() ? "stopped" : st.ToString(), message);
+        }
+        case Verdict::kTableError:
+        case Verdict::kFatal: {
+          // Rows before the failing one are good: keep them and the rejected rows with their
+          // checkpoint, so nothing read is unaccounted for; the table is left in error.
+          const bool fatal = verdict_ == Verdict::kFatal;
+          if (fatal) {
+            RollbackBatch();
+          } else if (conn_.IsHealthy() && copy_) {
+            Status st = CommitBatch("error");
+            if (!st.ok()) RollbackBatch();
+          } else {
+            RollbackBatch();
+          }
+          return Finish(fatal ? TableOutcome::kFatal : TableOutcome::kTableError, verdict_message_,
+                        message);
+        }
+      }
+    }
+    // The object is done: the position moves to the start of the next one.
+    digest_.Add(*object_);
+    pending_.objects_done = static_cast<int64_t>(i + 1);
+    pending_.done_digest = digest_.Hex();
+    pending_.object_key.clear();
+    pending_.object_etag.clear();
+    pending_.object_offset = 0;
+    pending_.object_line = 1;
+    env_.shared.UpdateTable(request_.index, [&](TableStatistics& t) { t.objects_done = i + 1; });
+  }
+  if (objects.empty()) pending_.done_digest = digest_.Hex();
+  Status st = CommitBatch("completed");
+  if (!st.ok()) {
+    RollbackBatch();
+    return Finish(s.table_error_policy == ErrorPolicy::kStopTask ? TableOutcome::kFatal
+                                                                 : TableOutcome::kTableError,
+                  "committing " + table_name + ": " + st.ToString(), message);
+  }
+  spdlog::info("task {}: table {} completed: {} rows loaded, {} rejected{}", env_.task_name,
+               table_name, checkpoint_.rows_loaded, checkpoint_.rows_rejected,
+               rows_filtered_
+                   ? ", " + std::to_string(rows_filtered_) + " left out by the selection filters"
+                   : std::string());
+  return Finish(TableOutcome::kCompleted, "", message);
+}
+
+}  // namespace
+
+std::string DoneObjectsDigest(const std::vector<SourceObject>& objects, size_t count) {
+  DoneDigest d;
+  for (size_t i = 0; i < count && i < objects.size(); ++i) d.Add(objects[i]);
+  return d.Hex();
+}
+
+TableOutcome LoadTable(const LoadEnvironment& env, pg::Connection& conn,
+                       const TableLoadRequest& request, std::string* message) {
+  TableLoad load(env, conn, request);
+  return load.Run(message);
+}
+
+}  // namespace opendms::engine

@@ -1,0 +1,490 @@
+// ReplicationTask: one run of a task. Validates the start type against the checkpoints in the
+// target, lists every table's objects (so progress is bytes read over all bytes), then runs
+// MaxFullLoadSubTasks worker threads, each with its own PostgreSQL connection, taking tables in
+// load order. The task's status and StopReason follow DMS (docs in engine.h).
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <deque>
+#include <set>
+#include <thread>
+
+#include "engine/engine.h"
+#include "engine/full_load.h"
+#include "pg/pg.h"
+
+namespace opendms::engine {
+
+Result<StartType> ParseStartType(std::string_view text) {
+  if (text == "start-replication") return StartType::kStartReplication;
+  if (text == "resume-processing") return StartType::kResumeProcessing;
+  if (text == "reload-target") return StartType::kReloadTarget;
+  return Status::InvalidArgument(
+      "StartReplicationTaskType must be one of start-replication, "
+      "resume-processing, reload-target; got '" +
+      std::string(text) + "'");
+}
+
+std::string_view StartTypeName(StartType type) {
+  switch (type) {
+    case StartType::kStartReplication:
+      return "start-replication";
+    case StartType::kResumeProcessing:
+      return "resume-processing";
+    case StartType::kReloadTarget:
+      return "reload-target";
+  }
+  return "?";
+}
+
+std::string JoinFolder(std::string_view folder, std::string_view path) {
+  while (!folder.empty() && folder.front() == '/') folder.remove_prefix(1);
+  while (!folder.empty() && folder.back() == '/') folder.remove_suffix(1);
+  while (!path.empty() && path.front() == '/') path.remove_prefix(1);
+  if (folder.empty()) return std::string(path);
+  return std::string(folder) + "/" + std::string(path);
+}
+
+int TaskSnapshot::TablesIn(std::string_view state) const {
+  return static_cast<int>(
+      std::count_if(tables.begin(), tables.end(),
+                    [&](const TableStatistics& t) { return t.table_state == state; }));
+}
+
+Result<TaskDefinition> LoadTaskDefinition(const Json& source_endpoint, const Json& target_endpoint,
+                                          const Json& task) {
+  TaskDefinition def;
+  {
+    auto r = ParseSourceEndpoint(source_endpoint);
+    if (!r.ok()) return r.status().WithContext("source endpoint");
+    def.source = std::move(r).value();
+  }
+  {
+    auto r = ParseTargetEndpoint(target_endpoint);
+    if (!r.ok()) return r.status().WithContext("target endpoint");
+    def.target = std::move(r).value();
+  }
+  {
+    auto r = ParseTaskSpec(task);
+    if (!r.ok()) return r.status().WithContext("replication task");
+    def.task = std::move(r).value();
+  }
+  {
+    auto r = csv::Dialect::FromDms(def.source.s3.csv_delimiter, def.source.s3.csv_row_delimiter,
+                                   def.source.s3.rfc4180);
+    if (!r.ok()) return r.status().WithContext("source endpoint S3Settings");
+    def.dialect = *r;
+  }
+  if (def.source.s3.external_table_definition.empty()) {
+    return Status::InvalidArgument(
+        "source endpoint: ExternalTableDefinition is required for an S3 source");
+  }
+  {
+    auto r = ParseExternalTableDefinition(def.source.s3.external_table_definition);
+    if (!r.ok()) return r.status().WithContext("source endpoint ExternalTableDefinition");
+    def.tables = std::move(r).value();
+  }
+  {
+    auto mappings = ParseTableMappings(def.task.table_mappings_json);
+    if (!mappings.ok()) return mappings.status().WithContext("TableMappings");
+    auto r = ResolveTableMappings(*mappings, def.tables, def.task.settings.target_schema);
+    if (!r.ok()) return r.status().WithContext("TableMappings");
+    def.mapped_tables = std::move(r).value();
+  }
+  if (def.mapped_tables.empty() && def.task.settings.fail_on_no_tables_captured) {
+    return Status::InvalidArgument(
+        "TableMappings select none of the " + std::to_string(def.tables.tables.size()) +
+        " tables of the ExternalTableDefinition (ErrorBehavior.FailOnNoTablesCaptured is true)");
+  }
+  return def;
+}
+
+namespace {
+
+// The aws CLI prints timestamps as ISO 8601 with microseconds and +00:00.
+std::string CliTime(TimePoint t) {
+  std::string iso = FormatIso8601(t);  // 2026-11-30T08:13:05.123Z
+  return iso.substr(0, iso.size() - 1) + "000+00:00";
+}
+
+void PutTime(Json& j, const char* name, const std::optional<TimePoint>& t) {
+  if (t) j[name] = CliTime(*t);
+}
+
+}  // namespace
+
+Json ReplicationTaskJson(const TaskDefinition& def, const TaskSnapshot& snap) {
+  Json j;
+  j["ReplicationTaskIdentifier"] = def.task.identifier;
+  if (!def.task.source_endpoint_arn.empty()) j["SourceEndpointArn"] = def.task.source_endpoint_arn;
+  if (!def.task.target_endpoint_arn.empty()) j["TargetEndpointArn"] = def.task.target_endpoint_arn;
+  if (!def.task.replication_instance_arn.empty()) {
+    j["ReplicationInstanceArn"] = def.task.replication_instance_arn;
+  }
+  j["MigrationType"] = std::string(MigrationTypeName(def.task.migration_type));
+  j["TableMappings"] = def.task.table_mappings_json;
+  j["ReplicationTaskSettings"] = def.task.settings_document.dump();
+  j["Status"] = snap.status;
+  if (!snap.last_failure_message.empty()) j["LastFailureMessage"] = snap.last_failure_message;
+  if (!snap.stop_reason.empty()) j["StopReason"] = snap.stop_reason;
+  PutTime(j, "ReplicationTaskStartDate", snap.start_date);
+  if (def.task.cdc_start_position) j["CdcStartPosition"] = *def.task.cdc_start_position;
+  if (def.task.cdc_stop_position) j["CdcStopPosition"] = *def.task.cdc_stop_position;
+  if (!snap.recovery_checkpoint.empty()) j["RecoveryCheckpoint"] = snap.recovery_checkpoint;
+  Json stats;
+  stats["FullLoadProgressPercent"] = snap.full_load_progress_percent;
+  stats["ElapsedTimeMillis"] = snap.elapsed_millis;
+  stats["TablesLoaded"] = snap.TablesIn(kTableCompleted);
+  stats["TablesLoading"] = snap.TablesIn(kTableFullLoad);
+  stats["TablesQueued"] = snap.TablesIn(kTableBeforeLoad);
+  stats["TablesErrored"] = snap.TablesIn(kTableError);
+  PutTime(stats, "FreshStartDate", snap.fresh_start_date);
+  PutTime(stats, "StartDate", snap.start_date);
+  PutTime(stats, "StopDate", snap.stop_date);
+  PutTime(stats, "FullLoadStartDate", snap.full_load_start_date);
+  PutTime(stats, "FullLoadFinishDate", snap.full_load_finish_date);
+  j["ReplicationTaskStats"] = std::move(stats);
+  return j;
+}
+
+Json TableStatisticsJson(const TaskSnapshot& snap) {
+  Json list = Json::array();
+  for (const TableStatistics& t : snap.tables) {
+    Json j;
+    j["SchemaName"] = t.schema_name;
+    j["TableName"] = t.table_name;
+    j["Inserts"] = t.inserts;
+    j["Deletes"] = t.deletes;
+    j["Updates"] = t.updates;
+    j["Ddls"] = t.ddls;
+    j["AppliedInserts"] = t.inserts;
+    j["AppliedDeletes"] = t.deletes;
+    j["AppliedUpdates"] = t.updates;
+    j["AppliedDdls"] = t.ddls;
+    j["FullLoadRows"] = t.full_load_rows;
+    j["FullLoadCondtnlChkFailedRows"] = 0;
+    j["FullLoadErrorRows"] = t.full_load_error_rows;
+    PutTime(j, "FullLoadStartTime", t.full_load_start);
+    PutTime(j, "FullLoadEndTime", t.full_load_end);
+    j["FullLoadReloaded"] = t.full_load_reloaded;
+    j["LastUpdateTime"] = CliTime(t.last_update);
+    j["TableState"] = t.table_state;
+    j["ValidationPendingRecords"] = 0;
+    j["ValidationFailedRecords"] = 0;
+    j["ValidationSuspendedRecords"] = 0;
+    j["ValidationState"] = "Not enabled";
+    list.push_back(std::move(j));
+  }
+  return list;
+}
+
+class ReplicationTask::Impl {
+ public:
+  Impl(const TaskDefinition& def, objectstore::ObjectStore& store, RunOptions options)
+      : def_(def), store_(store), options_(options), shared_(InitialStatistics(def)) {}
+
+  Result<TaskSnapshot> Run();
+  TaskSnapshot Snapshot() const;
+  void RequestStop() { shared_.RequestStop(); }
+
+ private:
+  static std::vector<TableStatistics> InitialStatistics(const TaskDefinition& def);
+  Result<pg::Connection> Connect() const;
+  void Worker();
+  void SetStatus(std::string status);
+
+  const TaskDefinition& def_;
+  objectstore::ObjectStore& store_;
+  const RunOptions options_;
+  TaskShared shared_;
+  std::string control_schema_;
+
+  mutable std::mutex mu_;
+  TaskSnapshot state_;                  // guarded by mu_ (tables come from shared_)
+  std::deque<TableLoadRequest> queue_;  // guarded by mu_
+  int table_errors_ = 0;                // guarded by mu_
+  std::chrono::steady_clock::time_point started_;
+};
+
+std::vector<TableStatistics> ReplicationTask::Impl::InitialStatistics(const TaskDefinition& def) {
+  std::vector<TableStatistics> out;
+  for (const MappedTable& t : def.mapped_tables) {
+    TableStatistics s;
+    s.schema_name = t.source_schema;
+    s.table_name = t.source_table;
+    s.target_schema = t.target_schema;
+    s.target_table = t.target_table;
+    s.last_update = Clock::Now();
+    out.push_back(std::move(s));
+  }
+  return out;
+}
+
+Result<pg::Connection> ReplicationTask::Impl::Connect() const {
+  pg::ConnectionParams p;
+  p.host = def_.target.server_name;
+  p.port = def_.target.port;
+  p.dbname = def_.target.database_name;
+  p.user = def_.target.username;
+  p.password = def_.target.password;
+  p.application_name = "opendms:" + def_.task.identifier;
+  auto conn = pg::Connection::Open(p);
+  if (!conn.ok())
+    return conn.status().WithContext("connecting to target " + def_.target.Describe());
+  if (def_.target.execute_timeout_seconds > 0) {
+    RETURN_IF_ERROR(conn->Execute("SET statement_timeout = " +
+                                  std::to_string(def_.target.execute_timeout_seconds * 1000)));
+  }
+  if (!def_.target.after_connect_script.empty()) {
+    Status st = conn->Execute(def_.target.after_connect_script);
+    if (!st.ok()) return st.WithContext("target endpoint AfterConnectScript");
+  }
+  return conn;
+}
+
+void ReplicationTask::Impl::SetStatus(std::string status) {
+  std::lock_guard lock(mu_);
+  state_.status = std::move(status);
+}
+
+TaskSnapshot ReplicationTask::Impl::Snapshot() const {
+  TaskSnapshot s;
+  {
+    std::lock_guard lock(mu_);
+    s = state_;
+  }
+  s.tables = shared_.Tables();
+  int64_t read = 0, total = 0;
+  for (const TableStatistics& t : s.tables) {
+    read += std::min(t.bytes_read, t.bytes_total);
+    total += t.bytes_total;
+  }
+  if (total > 0) {
+    s.full_load_progress_percent = static_cast<int>(read * 100 / total);
+  } else {
+    s.full_load_progress_percent = s.full_load_finish_date ? 100 : 0;
+  }
+  if (s.start_date && s.status == "running") {
+    s.elapsed_millis = std::chrono::duration_cast<std::chrono::milliseconds>(
+                           std::chrono::steady_clock::now() - started_)
+                           .count();
+  }
+  return s;
+}
+
+void ReplicationTask::Impl::Worker() {
+  std::optional<pg::Connection> conn;
+  for (;;) {
+    TableLoadRequest request;
+    {
+      std::lock_guard lock(mu_);
+      if (queue_.empty()) return;
+      request = std::move(queue_.front());
+      queue_.pop_front();
+    }
+    if (shared_.failed() || shared_.stop_requested()) continue;  // stays "Before load"
+    if (!conn || !conn->IsHealthy()) {
+      auto c = Connect();
+      if (!c.ok()) {
+        shared_.UpdateTable(request.index, [&](TableStatistics& t) {
+          t.table_state = std::string(kTableError);
+          t.error_message = c.status().ToString();
+        });
+        shared_.Fail(c.status().message());
+        return;
+      }
+      conn.emplace(std::move(c).value());
+      // See full_load.cc: intermediate commits need not wait for the WAL flush.
+      (void)conn->Execute("SET synchronous_commit = off");
+    }
+    LoadEnvironment env{def_, store_, options_, def_.task.identifier, control_schema_, shared_};
+    std::string message;
+    TableOutcome outcome = LoadTable(env, *conn, request, &message);
+    if (outcome == TableOutcome::kFatal) {
+      shared_.Fail(message);
+    } else if (outcome == TableOutcome::kTableError) {
+      const TaskSettings& s = def_.task.settings;
+      std::lock_guard lock(mu_);
+      ++table_errors_;
+      if (s.table_error_policy == ErrorPolicy::kStopTask) {
+        shared_.Fail(message + " (TableErrorPolicy STOP_TASK)");
+      } else if (s.table_error_escalation_count > 0 &&
+                 table_errors_ >= s.table_error_escalation_count) {
+        shared_.Fail(message + " (TableErrorEscalationCount " +
+                     std::to_string(s.table_error_escalation_count) + " reached)");
+      }
+    }
+  }
+}
+
+Result<TaskSnapshot> ReplicationTask::Impl::Run() {
+  const TaskSettings& settings = def_.task.settings;
+  if (def_.task.migration_type != MigrationType::kFullLoad) {
+    return Status::InvalidArgument(
+        "MigrationType " + std::string(MigrationTypeName(def_.task.migration_type)) +
+        " is not supported by this version of opendms yet (full-load is)");
+  }
+  control_schema_ = settings.control_schema.empty() ? "public" : settings.control_schema;
+  started_ = std::chrono::steady_clock::now();
+  {
+    std::lock_guard lock(mu_);
+    state_.status = "starting";
+    state_.start_date = Clock::Now();
+    if (options_.start_type != StartType::kResumeProcessing)
+      state_.fresh_start_date = state_.start_date;
+  }
+  auto fail = [&](std::string message) {
+    std::lock_guard lock(mu_);
+    state_.status = "failed";
+    state_.stop_reason = "Stop Reason FATAL_ERROR";
+    state_.last_failure_message =
+        "Last Error " + message + " Stop Reason FATAL_ERROR Error Level FATAL";
+    state_.stop_date = Clock::Now();
+  };
+
+  auto control = Connect();
+  if (!control.ok()) {
+    fail(control.status().message());
+    return Snapshot();
+  }
+  Status st = EnsureControlTables(*control, control_schema_);
+  if (!st.ok()) {
+    fail("creating control tables in schema " + control_schema_ + ": " + st.message());
+    return Snapshot();
+  }
+  auto checkpoints = ReadCheckpoints(*control, control_schema_, def_.task.identifier);
+  if (!checkpoints.ok()) {
+    fail(checkpoints.status().message());
+    return Snapshot();
+  }
+  if (options_.start_type == StartType::kResumeProcessing && checkpoints->empty()) {
+    return Status::InvalidState(
+        "resume-processing: task " + def_.task.identifier + " has not run against " +
+        def_.target.Describe() + " (no checkpoint in " + control_schema_ + "." +
+        std::string(kCheckpointTable) + "); start it with start-replication first");
+  }
+  if (options_.start_type != StartType::kResumeProcessing) {
+    st = DeleteCheckpoints(*control, control_schema_, def_.task.identifier);
+    if (!st.ok()) {
+      fail(st.message());
+      return Snapshot();
+    }
+    checkpoints->clear();
+  }
+
+  // List every table's objects first: the full load reads what exists when it starts.
+  std::vector<TableLoadRequest> requests;
+  for (size_t i = 0; i < def_.mapped_tables.size(); ++i) {
+    const MappedTable& table = def_.mapped_tables[i];
+    const TableDefinition& source = def_.tables.tables[table.source_table_index];
+    TableLoadRequest req;
+    req.index = i;
+    const std::string prefix = JoinFolder(def_.source.s3.bucket_folder, source.path);
+    objectstore::ListOptions lo;
+    lo.prefix = prefix;
+    int64_t bytes = 0;
+    for (;;) {
+      auto page = store_.List(def_.source.s3.bucket_name, lo);
+      if (!page.ok()) {
+        fail("listing s3://" + def_.source.s3.bucket_name + "/" + prefix + ": " +
+             page.status().message());
+        return Snapshot();
+      }
+      for (const objectstore::ObjectInfo& o : page->objects) {
+        if (!o.key.empty() && o.key.back() == '/') continue;  // folder marker, no data
+        req.objects.push_back({o.key, o.etag, o.size});
+        bytes += static_cast<int64_t>(o.size);
+      }
+      if (!page->truncated) break;
+      lo.start_after = page->next_start_after;
+    }
+    auto it = checkpoints->find({table.target_schema, table.target_table});
+    if (it != checkpoints->end()) {
+      if (it->second.table_state == "completed") {
+        shared_.UpdateTable(i, [&](TableStatistics& s) {
+          s.table_state = std::string(kTableCompleted);
+          s.full_load_rows = it->second.rows_loaded;
+          s.full_load_error_rows = it->second.rows_rejected;
+          s.full_load_start = it->second.full_load_start;
+          s.full_load_end = it->second.full_load_end;
+          s.bytes_total = s.bytes_read = bytes;
+          s.objects_total = s.objects_done = static_cast<int64_t>(req.objects.size());
+        });
+        continue;
+      }
+      if (it->second.table_state == "loading") req.resume = it->second;
+      // "error": loaded again from the start, prep mode applies.
+    }
+    shared_.UpdateTable(i, [&](TableStatistics& s) {
+      s.bytes_total = bytes;
+      s.objects_total = static_cast<int64_t>(req.objects.size());
+    });
+    requests.push_back(std::move(req));
+  }
+  // Target schemas are created once here: concurrent CREATE SCHEMA IF NOT EXISTS can collide.
+  {
+    std::set<std::string> schemas;
+    for (const MappedTable& t : def_.mapped_tables) schemas.insert(t.target_schema);
+    for (const std::string& schema : schemas) {
+      st = control->Execute("CREATE SCHEMA IF NOT EXISTS " + pg::QuoteIdentifier(schema));
+      if (!st.ok()) {
+        fail("creating target schema " + schema + ": " + st.message());
+        return Snapshot();
+      }
+    }
+  }
+  // Load order: higher load-order first (mapped_tables is already in that order).
+  {
+    std::lock_guard lock(mu_);
+    for (auto& r : requests) queue_.push_back(std::move(r));
+    state_.status = "running";
+    state_.full_load_start_date = Clock::Now();
+  }
+  spdlog::info("task {}: {} full load of {} tables ({} to load), {} subtasks", def_.task.identifier,
+               StartTypeName(options_.start_type), def_.mapped_tables.size(), requests.size(),
+               settings.max_full_load_subtasks);
+  const size_t workers =
+      std::max<size_t>(1, std::min<size_t>(settings.max_full_load_subtasks, requests.size()));
+  std::vector<std::thread> threads;
+  for (size_t i = 0; i < workers; ++i) threads.emplace_back([this] { Worker(); });
+  for (auto& t : threads) t.join();
+
+  std::lock_guard lock(mu_);
+  state_.stop_date = Clock::Now();
+  state_.elapsed_millis = std::chrono::duration_cast<std::chrono::milliseconds>(
+                              std::chrono::steady_clock::now() - started_)
+                              .count();
+  if (shared_.failed()) {
+    state_.status = "failed";
+    state_.stop_reason = "Stop Reason FATAL_ERROR";
+    state_.last_failure_message =
+        "Last Error " + shared_.failure_message() + " Stop Reason FATAL_ERROR Error Level FATAL";
+  } else if (shared_.stop_requested()) {
+    state_.status = "stopped";
+    state_.stop_reason = "Stop Reason NORMAL";
+  } else {
+    state_.status = "stopped";
+    state_.stop_reason = "Stop Reason FULL_LOAD_ONLY_FINISHED";
+    state_.full_load_finish_date = state_.stop_date;
+  }
+  TaskSnapshot out = state_;
+  out.tables = shared_.Tables();
+  int64_t read = 0, total = 0;
+  for (const TableStatistics& t : out.tables) {
+    read += std::min(t.bytes_read, t.bytes_total);
+    total += t.bytes_total;
+  }
+  out.full_load_progress_percent =
+      total > 0 ? static_cast<int>(read * 100 / total) : (out.full_load_finish_date ? 100 : 0);
+  return out;
+}
+
+ReplicationTask::ReplicationTask(const TaskDefinition& definition, objectstore::ObjectStore& store,
+                                 RunOptions options)
+    : impl_(std::make_unique<Impl>(definition, store, options)) {}
+ReplicationTask::~ReplicationTask() = default;
+Result<TaskSnapshot> ReplicationTask::Run() { return impl_->Run(); }
+void ReplicationTask::RequestStop() { impl_->RequestStop(); }
+TaskSnapshot ReplicationTask::Snapshot() const { return impl_->Snapshot(); }
+
+}  // namespace opendms::engine

@@ -1,0 +1,1106 @@
+// The value codec: DMS-typed CSV fields → PostgreSQL COPY bytes (binary or text format).
+//
+// Binary formats written here are PostgreSQL's *_send formats (src/backend/utils/adt/*.c):
+//   int2/int4/int8   big-endian two's complement
+//   float4/float8    big-endian IEEE 754
+//   bool             one byte, 0 or 1
+//   numeric          int16 ndigits, int16 weight, int16 sign (0x0000 +, 0x4000 −, 0xC000 NaN),
+//                    int16 dscale, then ndigits base-10000 digits, most significant first; the
+//                    value is Σ digit[i] × 10000^(weight − i)
+//   date             int32 days since 2000-01-01
+//   time             int64 microseconds since midnight
+//   timestamp        int64 microseconds since 2000-01-01 00:00:00
+//   text/varchar     the UTF-8 bytes; bytea the raw bytes
+// Each field is preceded by its int32 byte length, −1 for NULL.
+//
+// In text format every value is written in a canonical form this file produces (ISO dates, plain
+// decimals rounded to the column's scale), never as the source text, so that both formats load
+// the same value whatever the server's DateStyle, and a ColumnDateFormat like MM/dd/YYYY needs no
+// server-side interpretation.
+#include "engine/value_codec.h"
+
+#include <charconv>
+#include <cmath>
+#include <cstdio>
+#include <cstring>
+#include <limits>
+#include <system_error>
+
+#include "pg/pg.h"
+
+namespace opendms::engine {
+namespace {
+
+// ---------------------------------------------------------------------------------------------
+// Byte helpers
+// ---------------------------------------------------------------------------------------------
+
+inline void PutBE16(char* p, uint16_t v) {
+  p[0] = static_cast<char>(v >> 8);
+  p[1] = static_cast<char>(v);
+}
+inline void PutBE32(char* p, uint32_t v) {
+  p[0] = static_cast<char>(v >> 24);
+  p[1] = static_cast<char>(v >> 16);
+  p[2] = static_cast<char>(v >> 8);
+  p[3] = static_cast<char>(v);
+}
+inline void PutBE64(char* p, uint64_t v) {
+  PutBE32(p, static_cast<uint32_t>(v >> 32));
+  PutBE32(p + 4, static_cast<uint32_t>(v));
+}
+
+inline void AppendLength(std::string& out, int32_t length) {
+  char buf[4];
+  PutBE32(buf, static_cast<uint32_t>(length));
+  out.append(buf, 4);
+}
+
+// A binary field: its length, then the bytes.
+inline void AppendBinaryField(std::string& out, const char* data, size_t size) {
+  AppendLength(out, static_cast<int32_t>(size));
+  out.append(data, size);
+}
+
+inline bool IsDigit(char c) { return c >= '0' && c <= '9'; }
+
+inline char ToLowerAscii(char c) {
+  return (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c;
+}
+
+bool EqualsIgnoreCase(std::string_view a, std::string_view lower) {
+  if (a.size() != lower.size()) return false;
+  for (size_t i = 0; i < a.size(); ++i) {
+    if (ToLowerAscii(a[i]) != lower[i]) return false;
+  }
+  return true;
+}
+
+// The value as messages show it: at most 64 bytes, "…" after a cut.
+std::string Shown(std::string_view text) {
+  constexpr size_t kMaxShown = 64;
+  if (text.size() <= kMaxShown) return std::string(text);
+  return std::string(text.substr(0, kMaxShown)) + "…";
+}
+
+std::string Quoted(std::string_view text) { return "'" + Shown(text) + "'"; }
+
+ValueIssue Issue(DataErrorKind kind, std::string message) { return {kind, std::move(message)}; }
+
+// ---------------------------------------------------------------------------------------------
+// Calendar (proleptic Gregorian, as PostgreSQL's)
+// ---------------------------------------------------------------------------------------------
+
+// Days from 1970-01-01 to y-m-d (H. Hinnant's days_from_civil).
+constexpr int64_t DaysFromCivil(int64_t y, unsigned m, unsigned d) {
+  y -= m <= 2;
+  const int64_t era = (y >= 0 ? y : y - 399) / 400;
+  const unsigned yoe = static_cast<unsigned>(y - era * 400);
+  const unsigned doy = (153 * (m > 2 ? m - 3 : m + 9) + 2) / 5 + d - 1;
+  const unsigned doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+  return era * 146097 + static_cast<int64_t>(doe) - 719468;
+}
+
+struct CivilDate {
+  int64_t year;
+  unsigned month, day;
+};
+
+constexpr CivilDate CivilFromDays(int64_t z) {
+  z += 719468;
+  const int64_t era = (z >= 0 ? z : z - 146096) / 146097;
+  const unsigned doe = static_cast<unsigned>(z - era * 146097);
+  const unsigned yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
+  const int64_t y = static_cast<int64_t>(yoe) + era * 400;
+  const unsigned doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+  const unsigned mp = (5 * doy + 2) / 153;
+  const unsigned d = doy - (153 * mp + 2) / 5 + 1;
+  const unsigned m = mp < 10 ? mp + 3 : mp - 9;
+  return {y + (m <= 2), m, d};
+}
+
+constexpr int64_t kPostgresEpochDays = DaysFromCivil(2000, 1, 1);  // 10957
+constexpr int64_t kMicrosPerSecond = 1000000;
+constexpr int64_t kSecondsPerDay = 86400;
+static_assert(kPostgresEpochDays == 10957);
+
+inline bool IsLeapYear(int y) { return (y % 4 == 0 && y % 100 != 0) || y % 400 == 0; }
+
+inline int DaysInMonth(int y, int m) {
+  static constexpr int kDays[] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
+  return m == 2 && IsLeapYear(y) ? 29 : kDays[m - 1];
+}
+
+// Exactly `n` ASCII digits at p[0..n).
+inline bool ReadDigits(const char* p, int n, int* value) {
+  int v = 0;
+  for (int i = 0; i < n; ++i) {
+    if (!IsDigit(p[i])) return false;
+    v = v * 10 + (p[i] - '0');
+  }
+  *value = v;
+  return true;
+}
+
+inline char* WriteDigits(char* p, int64_t value, int width) {
+  for (int i = width - 1; i >= 0; --i) {
+    p[i] = static_cast<char>('0' + value % 10);
+    value /= 10;
+  }
+  return p + width;
+}
+
+// "YYYY-MM-DD" (a year past 9999, reachable only by rounding up 9999-12-31 23:59:59.9…, gets
+// five digits, which PostgreSQL reads).
+char* WriteDate(char* p, int64_t days_since_1970) {
+  CivilDate c = CivilFromDays(days_since_1970);
+  p = WriteDigits(p, c.year, c.year > 9999 ? 5 : 4);
+  *p++ = '-';
+  p = WriteDigits(p, c.month, 2);
+  *p++ = '-';
+  return WriteDigits(p, c.day, 2);
+}
+
+// "HH:MM:SS" and, when digits > 0, "." and that many fraction digits of `nanos`.
+char* WriteTime(char* p, int64_t second_of_day, uint32_t nanos, int digits) {
+  p = WriteDigits(p, second_of_day / 3600, 2);
+  *p++ = ':';
+  p = WriteDigits(p, second_of_day / 60 % 60, 2);
+  *p++ = ':';
+  p = WriteDigits(p, second_of_day % 60, 2);
+  if (digits > 0) {
+    *p++ = '.';
+    int64_t fraction = nanos;
+    for (int i = digits; i < 9; ++i) fraction /= 10;
+    p = WriteDigits(p, fraction, digits);
+  }
+  return p;
+}
+
+constexpr uint32_t kPowersOf10[] = {1,      10,      100,      1000,      10000,
+                                    100000, 1000000, 10000000, 100000000, 1000000000};
+
+// A parsed DATE/TIME/DATETIME. Fields a layout lacks stay at their defaults.
+struct ParsedDateTime {
+  int year = 2000, month = 1, day = 1;
+  int hour = 0, minute = 0, second = 0;
+  uint32_t nanos = 0;  // fraction of the second, 0..999,999,999
+};
+
+enum class DateTimeParse { kOk, kSyntax, kNoSuchDate, kNoSuchTime };
+
+DateTimeParse ParseDateTime(std::string_view text, const DateTimeLayout& layout,
+                            ParsedDateTime* v) {
+  using Order = DateTimeLayout::DateOrder;
+  const char* p = text.data();
+  const char* end = p + text.size();
+  if (layout.date_order != Order::kNone) {
+    const char sep = layout.date_separator;
+    const size_t date_len = sep == '\0' ? 8 : 10;
+    if (text.size() < date_len) return DateTimeParse::kSyntax;
+    if (layout.date_order == Order::kYearMonthDay) {
+      int step = sep == '\0' ? 0 : 1;
+      if (!ReadDigits(p, 4, &v->year) || !ReadDigits(p + 4 + step, 2, &v->month) ||
+          !ReadDigits(p + 6 + 2 * step, 2, &v->day)) {
+        return DateTimeParse::kSyntax;
+      }
+      if (step == 1 && (p[4] != sep || p[7] != sep)) return DateTimeParse::kSyntax;
+    } else {  // MM/dd/YYYY
+      if (!ReadDigits(p, 2, &v->month) || p[2] != sep || !ReadDigits(p + 3, 2, &v->day) ||
+          p[5] != sep || !ReadDigits(p + 6, 4, &v->year)) {
+        return DateTimeParse::kSyntax;
+      }
+    }
+    p += date_len;
+    if (layout.has_time) {
+      if (p == end && layout.time_optional) {
+        // A date alone: midnight.
+      } else if (p < end && (*p == ' ' || (*p == 'T' && layout.t_separator))) {
+        ++p;
+      } else {
+        return DateTimeParse::kSyntax;
+      }
+    }
+  }
+  if (layout.has_time && p < end) {
+    if (end - p < 8 || !ReadDigits(p, 2, &v->hour) || p[2] != ':' ||
+        !ReadDigits(p + 3, 2, &v->minute) || p[5] != ':' || !ReadDigits(p + 6, 2, &v->second)) {
+      return DateTimeParse::kSyntax;
+    }
+    p += 8;
+    if (p < end && *p == '.' && layout.fraction_allowed) {
+      ++p;
+      int digits = 0;
+      uint32_t nanos = 0;
+      while (p < end && IsDigit(*p)) {
+        if (++digits > 9) return DateTimeParse::kSyntax;
+        nanos = nanos * 10 + static_cast<uint32_t>(*p - '0');
+        ++p;
+      }
+      if (digits == 0) return DateTimeParse::kSyntax;
+      v->nanos = nanos * kPowersOf10[9 - digits];
+    }
+  }
+  if (p != end) return DateTimeParse::kSyntax;
+  if (layout.date_order != Order::kNone) {
+    if (v->year < 1 || v->month < 1 || v->month > 12 || v->day < 1 ||
+        v->day > DaysInMonth(v->year, v->month)) {
+      return DateTimeParse::kNoSuchDate;
+    }
+  }
+  if (v->hour > 23 || v->minute > 59 || v->second > 59) return DateTimeParse::kNoSuchTime;
+  return DateTimeParse::kOk;
+}
+
+inline int64_t FloorDiv(int64_t a, int64_t b) {
+  const int64_t q = a / b;
+  return (a % b != 0 && (a < 0) != (b < 0)) ? q - 1 : q;
+}
+
+// A fraction of a second (nanoseconds, from at most 9 digits) in microseconds, the way
+// PostgreSQL's ParseFractionalSecond computes it: rint(strtod(".f…") * 1e6). strtod's result is
+// the double nearest to nanos / 1e9, which is what the division below gives too; rint rounds
+// half to even. May return 1,000,000 (carry into the seconds).
+inline int64_t MicrosLikePostgres(uint32_t nanos) {
+  if (nanos % 1000 == 0) return nanos / 1000;  // ≤ 6 digits: exact
+  return static_cast<int64_t>(std::nearbyint(static_cast<double>(nanos) / 1e9 * 1e6));
+}
+
+// `nanos` rounded half up to `digits` fraction digits; may return 1,000,000,000 (carry).
+inline uint32_t RoundNanos(uint32_t nanos, int digits) {
+  const uint32_t unit = kPowersOf10[9 - digits];
+  return (nanos + unit / 2) / unit * unit;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Decimal text (NUMERIC)
+// ---------------------------------------------------------------------------------------------
+
+// value = (negative ? −1 : 1) × 0.d[0]d[1]…d[n−1] × 10^point, d[0] ≠ 0 unless n == 0 (zero).
+struct Decimal {
+  // More significant digits than any in-range NUMERIC(38,s) can use: a value needing digit
+  // index ≥ kMaxDigits for rounding has point > kMaxDigits − 38 > 38 ≥ p − s integral digits,
+  // i.e. it is out of range whatever the dropped digits were.
+  static constexpr int kMaxDigits = 80;
+  uint8_t d[kMaxDigits];
+  int n = 0;
+  int64_t point = 0;
+  bool negative = false;
+};
+
+enum class DecimalParse { kOk, kSyntax, kNaN, kInfinity };
+
+DecimalParse ParseDecimal(std::string_view text, Decimal* dec) {
+  const char* p = text.data();
+  const char* end = p + text.size();
+  if (p < end && (*p == '+' || *p == '-')) {
+    dec->negative = *p == '-';
+    ++p;
+  }
+  std::string_view word(p, static_cast<size_t>(end - p));
+  if (EqualsIgnoreCase(word, "nan")) {
+    return p == text.data() ? DecimalParse::kNaN : DecimalParse::kSyntax;
+  }
+  if (EqualsIgnoreCase(word, "infinity") || EqualsIgnoreCase(word, "inf")) {
+    return DecimalParse::kInfinity;
+  }
+  int digits_seen = 0;
+  for (; p < end && IsDigit(*p); ++p, ++digits_seen) {
+    uint8_t digit = static_cast<uint8_t>(*p - '0');
+    if (dec->n == 0 && digit == 0) continue;  // leading zero
+    if (dec->n < Decimal::kMaxDigits) dec->d[dec->n++] = digit;
+    ++dec->point;
+  }
+  if (p < end && *p == '.') {
+    for (++p; p < end && IsDigit(*p); ++p, ++digits_seen) {
+      uint8_t digit = static_cast<uint8_t>(*p - '0');
+      if (dec->n == 0 && digit == 0) {
+        --dec->point;  // a zero right after the point moves the first significant digit
+        continue;
+      }
+      if (dec->n < Decimal::kMaxDigits) dec->d[dec->n++] = digit;
+    }
+  }
+  if (digits_seen == 0) return DecimalParse::kSyntax;
+  if (p < end && (*p == 'e' || *p == 'E')) {
+    ++p;
+    bool exp_negative = false;
+    if (p < end && (*p == '+' || *p == '-')) {
+      exp_negative = *p == '-';
+      ++p;
+    }
+    if (p == end) return DecimalParse::kSyntax;
+    int64_t exponent = 0;
+    for (; p < end && IsDigit(*p); ++p) {
+      // Saturate: 10^±1,000,000 is out of range or zero for any NUMERIC(p,s) anyway.
+      if (exponent < 1000000) exponent = exponent * 10 + (*p - '0');
+    }
+    dec->point += exp_negative ? -exponent : exponent;
+  }
+  if (p != end) return DecimalParse::kSyntax;
+  if (dec->n == 0) {
+    dec->point = 0;
+    dec->negative = false;
+  }
+  return DecimalParse::kOk;
+}
+
+// Rounds half away from zero to `scale` fraction digits (PostgreSQL's round_var), then strips
+// trailing zeros. Zero becomes positive.
+void RoundDecimal(Decimal* dec, int scale) {
+  const int64_t keep = dec->point + scale;  // digits left of the rounding position
+  if (dec->n > keep) {
+    if (keep < 0) {
+      dec->n = 0;
+    } else {
+      const bool round_up = dec->d[keep] >= 5;
+      dec->n = static_cast<int>(keep);
+      if (round_up) {
+        int i = dec->n - 1;
+        while (i >= 0 && dec->d[i] == 9) dec->d[i--] = 0;
+        if (i >= 0) {
+          ++dec->d[i];
+        } else {  // 9…9 + 1, or nothing kept: 1 × 10^point
+          dec->d[0] = 1;
+          dec->n = 1;
+          ++dec->point;
+        }
+      }
+    }
+  }
+  while (dec->n > 0 && dec->d[dec->n - 1] == 0) --dec->n;
+  if (dec->n == 0) {
+    dec->point = 0;
+    dec->negative = false;
+  }
+}
+
+inline int64_t FloorDiv4(int64_t x) { return x >= 0 ? x / 4 : -((-x + 3) / 4); }
+
+// numeric_send's layout of a rounded, in-range Decimal (so n ≤ 38).
+void AppendBinaryNumeric(const Decimal& dec, int scale, std::string& out) {
+  uint16_t groups[16] = {};
+  int ndigits = 0;
+  int64_t weight = 0;
+  if (dec.n > 0) {
+    // Digit i stands for 10^e, e = point − 1 − i; it belongs to base-10000 group ⌊e/4⌋.
+    weight = FloorDiv4(dec.point - 1);
+    const int64_t last = FloorDiv4(dec.point - dec.n);
+    ndigits = static_cast<int>(weight - last + 1);
+    for (int i = 0; i < dec.n; ++i) {
+      const int64_t e = dec.point - 1 - i;
+      const int64_t group = FloorDiv4(e);
+      groups[weight - group] += static_cast<uint16_t>(dec.d[i] * kPowersOf10[e - group * 4]);
+    }
+  }
+  char buf[8 + 2 * 16];
+  PutBE16(buf, static_cast<uint16_t>(ndigits));
+  PutBE16(buf + 2, static_cast<uint16_t>(static_cast<int16_t>(weight)));
+  PutBE16(buf + 4, dec.negative ? 0x4000 : 0x0000);
+  PutBE16(buf + 6, static_cast<uint16_t>(scale));
+  for (int i = 0; i < ndigits; ++i) PutBE16(buf + 8 + 2 * i, groups[i]);
+  AppendBinaryField(out, buf, 8 + 2 * static_cast<size_t>(ndigits));
+}
+
+// "-123.40" with exactly `scale` fraction digits.
+void AppendTextNumeric(const Decimal& dec, int scale, std::string& out) {
+  char buf[96];
+  char* p = buf;
+  if (dec.negative) *p++ = '-';
+  if (dec.point <= 0) {
+    *p++ = '0';
+  } else {
+    for (int64_t i = 0; i < dec.point; ++i)
+      *p++ = i < dec.n ? static_cast<char>('0' + dec.d[i]) : '0';
+  }
+  if (scale > 0) {
+    *p++ = '.';
+    for (int j = 0; j < scale; ++j) {
+      const int64_t i = dec.point + j;
+      *p++ = (i >= 0 && i < dec.n) ? static_cast<char>('0' + dec.d[i]) : '0';
+    }
+  }
+  out.append(buf, static_cast<size_t>(p - buf));
+}
+
+// ---------------------------------------------------------------------------------------------
+// UTF-8
+// ---------------------------------------------------------------------------------------------
+
+constexpr uint64_t kHighBits = 0x8080808080808080ULL;
+constexpr uint64_t kLowBits = 0x0101010101010101ULL;
+
+// True if some byte of w is zero (the classic SWAR test).
+inline bool HasZeroByte(uint64_t w) { return ((w - kLowBits) & ~w & kHighBits) != 0; }
+inline bool HasByte(uint64_t w, uint8_t b) { return HasZeroByte(w ^ (kLowBits * b)); }
+
+// Bytes that text-format COPY must escape (or, for NUL, replace): \0 \t \n \r and backslash.
+inline bool NeedsTextEscape(uint8_t c) {
+  return c == 0 || c == '\t' || c == '\n' || c == '\r' || c == '\\';
+}
+
+// The length of the valid UTF-8 sequence at s[0..avail), or 0 if there is none (RFC 3629: no
+// overlong forms, no surrogates, nothing above U+10FFFF).
+inline int Utf8SequenceLength(const uint8_t* s, size_t avail) {
+  const uint8_t c = s[0];
+  auto cont = [&](size_t i, uint8_t lo = 0x80, uint8_t hi = 0xBF) {
+    return i < avail && s[i] >= lo && s[i] <= hi;
+  };
+  if (c >= 0xC2 && c <= 0xDF) return cont(1) ? 2 : 0;
+  if (c == 0xE0) return cont(1, 0xA0) && cont(2) ? 3 : 0;
+  if ((c >= 0xE1 && c <= 0xEC) || c == 0xEE || c == 0xEF) return cont(1) && cont(2) ? 3 : 0;
+  if (c == 0xED) return cont(1, 0x80, 0x9F) && cont(2) ? 3 : 0;
+  if (c == 0xF0) return cont(1, 0x90) && cont(2) && cont(3) ? 4 : 0;
+  if (c >= 0xF1 && c <= 0xF3) return cont(1) && cont(2) && cont(3) ? 4 : 0;
+  if (c == 0xF4) return cont(1, 0x80, 0x8F) && cont(2) && cont(3) ? 4 : 0;
+  return 0;
+}
+
+inline int HexValue(char c) {
+  if (c >= '0' && c <= '9') return c - '0';
+  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+  return -1;
+}
+
+constexpr int64_t kMaxVarcharLength = 21845;
+constexpr int64_t kCappedVarcharLength = 65535;
+
+}  // namespace
+
+std::string_view DataErrorKindName(DataErrorKind kind) {
+  switch (kind) {
+    case DataErrorKind::kNone:
+      return "NONE";
+    case DataErrorKind::kFieldCount:
+      return "FIELD_COUNT";
+    case DataErrorKind::kUnterminatedQuote:
+      return "UNTERMINATED_QUOTE";
+    case DataErrorKind::kInvalidQuoting:
+      return "INVALID_QUOTING";
+    case DataErrorKind::kRowTooLong:
+      return "ROW_TOO_LONG";
+    case DataErrorKind::kInvalidValue:
+      return "INVALID_VALUE";
+    case DataErrorKind::kOutOfRange:
+      return "OUT_OF_RANGE";
+    case DataErrorKind::kTruncation:
+      return "TRUNCATION";
+    case DataErrorKind::kNullNotAllowed:
+      return "NULL_NOT_ALLOWED";
+    case DataErrorKind::kInvalidUtf8:
+      return "INVALID_UTF8";
+  }
+  return "UNKNOWN";
+}
+
+// ---------------------------------------------------------------------------------------------
+// ColumnEncoder
+// ---------------------------------------------------------------------------------------------
+
+Result<ColumnEncoder> ColumnEncoder::Make(const ColumnDefinition& column, CopyFormat format) {
+  ColumnEncoder e;
+  e.column_ = column;
+  e.format_ = format;
+  e.type_label_ = std::string(DmsTypeName(column.type));
+  const std::string where = "column \"" + column.name + "\"";
+  auto integer = [&e](Kind kind, int64_t lo, int64_t hi) {
+    e.kind_ = kind;
+    e.min_ = lo;
+    e.max_ = hi;
+  };
+  switch (column.type) {
+    case DmsType::kInt1:
+      integer(Kind::kInt16, -128, 127);
+      break;
+    case DmsType::kUint1:
+      integer(Kind::kInt16, 0, 255);
+      break;
+    case DmsType::kInt2:
+      integer(Kind::kInt16, -32768, 32767);
+      break;
+    case DmsType::kUint2:
+      integer(Kind::kInt32, 0, 65535);
+      break;
+    case DmsType::kInt4:
+      integer(Kind::kInt32, std::numeric_limits<int32_t>::min(),
+              std::numeric_limits<int32_t>::max());
+      break;
+    case DmsType::kUint4:
+      integer(Kind::kInt64, 0, std::numeric_limits<uint32_t>::max());
+      break;
+    case DmsType::kInt8:
+      integer(Kind::kInt64, std::numeric_limits<int64_t>::min(),
+              std::numeric_limits<int64_t>::max());
+      break;
+    // UINT8 lands in BIGINT: values above INT64_MAX cannot be stored.
+    case DmsType::kUint8:
+      integer(Kind::kInt64, 0, std::numeric_limits<int64_t>::max());
+      break;
+    case DmsType::kNumeric:
+      if (column.precision < 1 || column.precision > 38 || column.scale < 0 ||
+          column.scale > column.precision) {
+        return Status::InvalidArgument(
+            where + ": NUMERIC needs 1 ≤ precision ≤ 38 and 0 ≤ scale ≤ " + "precision, got (" +
+            std::to_string(column.precision) + "," + std::to_string(column.scale) + ")");
+      }
+      e.kind_ = Kind::kNumeric;
+      e.fraction_digits_ = column.scale;
+      e.type_label_ =
+          "NUMERIC(" + std::to_string(column.precision) + "," + std::to_string(column.scale) + ")";
+      break;
+    case DmsType::kReal4:
+      e.kind_ = Kind::kFloat4;
+      break;
+    case DmsType::kReal8:
+      e.kind_ = Kind::kFloat8;
+      break;
+    case DmsType::kBoolean:
+      e.kind_ = Kind::kBoolean;
+      break;
+    case DmsType::kDate:
+    case DmsType::kTime:
+    case DmsType::kDateTime: {
+      Result<DateTimeLayout> layout = ParseColumnDateFormat(column.type, column.date_format);
+      if (!layout.ok()) return layout.status().WithContext(where);
+      e.layout_ = *layout;
+      if (column.type == DmsType::kDate) {
+        e.kind_ = Kind::kDate;
+        e.expected_form_ = "YYYY-MM-DD";
+      } else if (column.type == DmsType::kTime) {
+        e.kind_ = Kind::kTime;
+        e.expected_form_ = "HH:MM:SS[.f]";
+      } else {
+        if (column.scale < 0 || column.scale > 9) {
+          return Status::InvalidArgument(where + ": DATETIME scale must be 0..9, got " +
+                                         std::to_string(column.scale));
+        }
+        e.kind_ = column.scale > 6 ? Kind::kDateTimeText : Kind::kTimestamp;
+        e.fraction_digits_ = column.scale > 6 || column.scale_given ? column.scale : 6;
+        e.expected_form_ = "YYYY-MM-DD HH:MM:SS[.f]";
+      }
+      if (!column.date_format.empty()) e.expected_form_ = column.date_format;
+      break;
+    }
+    case DmsType::kString:
+    case DmsType::kWString:
+      e.kind_ = Kind::kText;
+      e.empty_is_null_ = false;
+      if (column.length < 0) {
+        return Status::InvalidArgument(where + ": ColumnLength must not be negative");
+      }
+      e.max_length_ = column.length > kMaxVarcharLength ? kCappedVarcharLength : column.length;
+      break;
+    case DmsType::kClob:
+    case DmsType::kNClob:
+      e.kind_ = Kind::kText;
+      e.empty_is_null_ = false;
+      break;
+    case DmsType::kByte:
+      e.kind_ = Kind::kBytes;
+      if (column.length < 0) {
+        return Status::InvalidArgument(where + ": ColumnLength must not be negative");
+      }
+      e.max_length_ = column.length;
+      break;
+    case DmsType::kBlob:
+      e.kind_ = Kind::kBytes;
+      break;
+  }
+  return e;
+}
+
+ValueIssue ColumnEncoder::Invalid(std::string_view text, std::string_view detail) const {
+  std::string message = Quoted(text) + " is not a valid " + type_label_;
+  if (!detail.empty()) {
+    message += " (";
+    message.append(detail);
+    message += ')';
+  }
+  return Issue(DataErrorKind::kInvalidValue, std::move(message));
+}
+
+ValueIssue ColumnEncoder::Encode(std::string_view text, bool is_null, std::string& out) const {
+  if (is_null || (empty_is_null_ && text.empty())) {
+    if (!column_.nullable) {
+      return Issue(DataErrorKind::kNullNotAllowed,
+                   "NULL in a NOT NULL column (ColumnNullable is false)");
+    }
+    if (format_ == CopyFormat::kBinary) {
+      AppendLength(out, -1);
+    } else {
+      out.append("\\N", 2);
+    }
+    return {};
+  }
+  switch (kind_) {
+    case Kind::kInt16:
+    case Kind::kInt32:
+    case Kind::kInt64:
+      return EncodeInteger(text, out);
+    case Kind::kNumeric:
+      return EncodeNumeric(text, out);
+    case Kind::kFloat4:
+    case Kind::kFloat8:
+      return EncodeFloat(text, out);
+    case Kind::kBoolean:
+      return EncodeBoolean(text, out);
+    case Kind::kDate:
+    case Kind::kTime:
+    case Kind::kTimestamp:
+    case Kind::kDateTimeText:
+      return EncodeDateTime(text, out);
+    case Kind::kText:
+      return EncodeText(text, out);
+    case Kind::kBytes:
+      return EncodeBytes(text, out);
+  }
+  return Invalid(text);
+}
+
+// Optional sign, then decimal digits only: no spaces, no fraction, no exponent.
+ValueIssue ColumnEncoder::EncodeInteger(std::string_view text, std::string& out) const {
+  const char* p = text.data();
+  const char* end = p + text.size();
+  if (p < end && *p == '+') {
+    ++p;
+    if (p < end && *p == '-') return Invalid(text);  // from_chars would take "+-1"
+  }
+  int64_t value = 0;
+  auto [ptr, ec] = std::from_chars(p, end, value);
+  if (ptr != end || p == end) return Invalid(text);
+  if (ec == std::errc::result_out_of_range ||
+      (ec == std::errc() && (value < min_ || value > max_))) {
+    return Issue(DataErrorKind::kOutOfRange, "value " + Shown(text) + " out of range for " +
+                                                 type_label_ + " (" + std::to_string(min_) + ".." +
+                                                 std::to_string(max_) + ")");
+  }
+  if (ec != std::errc()) return Invalid(text);
+
+  char buf[24];
+  if (format_ == CopyFormat::kText) {
+    auto result = std::to_chars(buf, buf + sizeof(buf), value);
+    out.append(buf, static_cast<size_t>(result.ptr - buf));
+    return {};
+  }
+  switch (kind_) {
+    case Kind::kInt16:
+      PutBE32(buf, 2);
+      PutBE16(buf + 4, static_cast<uint16_t>(value));
+      out.append(buf, 6);
+      break;
+    case Kind::kInt32:
+      PutBE32(buf, 4);
+      PutBE32(buf + 4, static_cast<uint32_t>(value));
+      out.append(buf, 8);
+      break;
+    default:
+      PutBE32(buf, 8);
+      PutBE64(buf + 4, static_cast<uint64_t>(value));
+      out.append(buf, 12);
+      break;
+  }
+  return {};
+}
+
+ValueIssue ColumnEncoder::EncodeNumeric(std::string_view text, std::string& out) const {
+  Decimal dec;
+  switch (ParseDecimal(text, &dec)) {
+    case DecimalParse::kSyntax:
+      return Invalid(text);
+    case DecimalParse::kInfinity:
+      return Issue(DataErrorKind::kOutOfRange,
+                   "value " + Shown(text) + " out of range for " + type_label_ +
+                       " (a NUMERIC with precision cannot hold an infinite value)");
+    case DecimalParse::kNaN:
+      if (format_ == CopyFormat::kText) {
+        out.append("NaN", 3);
+      } else {
+        char buf[8];
+        PutBE16(buf, 0);
+        PutBE16(buf + 2, 0);
+        PutBE16(buf + 4, 0xC000);
+        PutBE16(buf + 6, 0);
+        AppendBinaryField(out, buf, 8);
+      }
+      return {};
+    case DecimalParse::kOk:
+      break;
+  }
+  const int scale = fraction_digits_;
+  RoundDecimal(&dec, scale);
+  if (dec.n > 0 && dec.point > column_.precision - scale) {
+    return Issue(DataErrorKind::kOutOfRange, "value " + Shown(text) + " out of range for " +
+                                                 type_label_ + " (at most " +
+                                                 std::to_string(column_.precision - scale) +
+                                                 " digits before the decimal point)");
+  }
+  if (format_ == CopyFormat::kText) {
+    AppendTextNumeric(dec, scale, out);
+  } else {
+    AppendBinaryNumeric(dec, scale, out);
+  }
+  return {};
+}
+
+// std::from_chars: decimal or scientific, "inf", "infinity", "nan" in any case; a leading '+'
+// is accepted here as well. No spaces.
+ValueIssue ColumnEncoder::EncodeFloat(std::string_view text, std::string& out) const {
+  const char* p = text.data();
+  const char* end = p + text.size();
+  if (p < end && *p == '+') {
+    ++p;
+    if (p < end && *p == '-') return Invalid(text);
+  }
+  double value8 = 0;
+  float value4 = 0;
+  std::from_chars_result r;
+  if (kind_ == Kind::kFloat4) {
+    r = std::from_chars(p, end, value4);
+    value8 = value4;
+  } else {
+    r = std::from_chars(p, end, value8);
+  }
+  if (r.ptr != end || p == end) return Invalid(text);
+  if (r.ec == std::errc::result_out_of_range) {
+    return Issue(DataErrorKind::kOutOfRange,
+                 "value " + Shown(text) + " out of range for " + type_label_);
+  }
+  if (r.ec != std::errc()) return Invalid(text);
+
+  if (format_ == CopyFormat::kText) {
+    if (std::isnan(value8)) {
+      out.append("NaN", 3);
+    } else if (std::isinf(value8)) {
+      out.append(value8 < 0 ? "-Infinity" : "Infinity");
+    } else {
+      char buf[40];
+      auto result = kind_ == Kind::kFloat4 ? std::to_chars(buf, buf + sizeof(buf), value4)
+                                           : std::to_chars(buf, buf + sizeof(buf), value8);
+      out.append(buf, static_cast<size_t>(result.ptr - buf));
+    }
+    return {};
+  }
+  char buf[12];
+  if (kind_ == Kind::kFloat4) {
+    uint32_t bits;
+    std::memcpy(&bits, &value4, 4);
+    PutBE32(buf, 4);
+    PutBE32(buf + 4, bits);
+    out.append(buf, 8);
+  } else {
+    uint64_t bits;
+    std::memcpy(&bits, &value8, 8);
+    PutBE32(buf, 8);
+    PutBE64(buf + 4, bits);
+    out.append(buf, 12);
+  }
+  return {};
+}
+
+// PostgreSQL's boolin (parse_bool_with_len): true/false, yes/no, on/off, 1/0, case-insensitive,
+// and any unique prefix of those words ("t", "tr", "fal", "y", "of"; not "o"). Unlike boolin,
+// surrounding spaces are not trimmed.
+ValueIssue ColumnEncoder::EncodeBoolean(std::string_view text, std::string& out) const {
+  auto is_prefix_of = [&text](std::string_view word, size_t min_length) {
+    if (text.size() < min_length || text.size() > word.size()) return false;
+    for (size_t i = 0; i < text.size(); ++i) {
+      if (ToLowerAscii(text[i]) != word[i]) return false;
+    }
+    return true;
+  };
+  int value = -1;
+  if (is_prefix_of("true", 1) || is_prefix_of("yes", 1) || is_prefix_of("on", 2) || text == "1") {
+    value = 1;
+  } else if (is_prefix_of("false", 1) || is_prefix_of("no", 1) || is_prefix_of("off", 2) ||
+             text == "0") {
+    value = 0;
+  }
+  if (value < 0) return Invalid(text, "expected true/false, t/f, yes/no, y/n, on/off or 1/0");
+  if (format_ == CopyFormat::kText) {
+    out.push_back(value ? 't' : 'f');
+  } else {
+    char buf[5];
+    PutBE32(buf, 1);
+    buf[4] = static_cast<char>(value);
+    out.append(buf, 5);
+  }
+  return {};
+}
+
+ValueIssue ColumnEncoder::EncodeDateTime(std::string_view text, std::string& out) const {
+  ParsedDateTime v;
+  switch (ParseDateTime(text, layout_, &v)) {
+    case DateTimeParse::kSyntax:
+      return Invalid(text, "expected " + expected_form_);
+    case DateTimeParse::kNoSuchDate:
+      return Invalid(text, "no such date");
+    case DateTimeParse::kNoSuchTime:
+      return Invalid(text, "no such time of day");
+    case DateTimeParse::kOk:
+      break;
+  }
+  const int64_t days = DaysFromCivil(v.year, static_cast<unsigned>(v.month),
+                                     static_cast<unsigned>(v.day));  // since 1970-01-01
+  const int64_t second_of_day = v.hour * 3600 + v.minute * 60 + v.second;
+  char buf[48];
+
+  if (kind_ == Kind::kDate) {
+    if (format_ == CopyFormat::kText) {
+      out.append(buf, static_cast<size_t>(WriteDate(buf, days) - buf));
+    } else {
+      PutBE32(buf, 4);
+      PutBE32(buf + 4, static_cast<uint32_t>(static_cast<int32_t>(days - kPostgresEpochDays)));
+      out.append(buf, 8);
+    }
+    return {};
+  }
+
+  if (kind_ == Kind::kDateTimeText) {
+    // VARCHAR(37): the canonical text with exactly `scale` (7–9) fraction digits; extra digits
+    // are rounded half up, a carry moving into the seconds (and on to the next day).
+    const uint32_t nanos = RoundNanos(v.nanos, fraction_digits_);
+    const int64_t seconds = days * kSecondsPerDay + second_of_day + nanos / 1000000000;
+    const int64_t day = FloorDiv(seconds, kSecondsPerDay);
+    char* p = WriteDate(buf + 4, day);
+    *p++ = ' ';
+    p = WriteTime(p, seconds - day * kSecondsPerDay, nanos % 1000000000, fraction_digits_);
+    const size_t size = static_cast<size_t>(p - (buf + 4));
+    if (format_ == CopyFormat::kText) {
+      out.append(buf + 4, size);
+    } else {
+      PutBE32(buf, static_cast<uint32_t>(size));
+      out.append(buf, size + 4);
+    }
+    return {};
+  }
+
+  // TIME and TIMESTAMP hold microseconds. Rounding follows PostgreSQL's own input functions
+  // exactly, so that binary COPY loads what text COPY of the same field would:
+  //  1. the fraction becomes microseconds as ParseFractionalSecond does it: rint(strtod(".f…")
+  //     × 1e6) in double arithmetic, i.e. half to even (only matters past 6 digits);
+  //  2. TIMESTAMP(p), p < 6, then rounds half away from zero *from 2000-01-01*
+  //     (AdjustTimestampForTypmod): before 2000 a half rounds towards the past.
+  const int64_t micros_of_day = second_of_day * kMicrosPerSecond + MicrosLikePostgres(v.nanos);
+  if (kind_ == Kind::kTime) {
+    // 23:59:59.9999999 becomes 24:00:00, which PostgreSQL's TIME holds too.
+    if (format_ == CopyFormat::kText) {
+      char* p = WriteTime(buf, micros_of_day / kMicrosPerSecond,
+                          static_cast<uint32_t>(micros_of_day % kMicrosPerSecond) * 1000,
+                          fraction_digits_);
+      out.append(buf, static_cast<size_t>(p - buf));
+    } else {
+      PutBE32(buf, 8);
+      PutBE64(buf + 4, static_cast<uint64_t>(micros_of_day));
+      out.append(buf, 12);
+    }
+    return {};
+  }
+
+  // kTimestamp: microseconds since 2000-01-01 00:00:00.
+  int64_t micros = (days - kPostgresEpochDays) * kSecondsPerDay * kMicrosPerSecond + micros_of_day;
+  if (fraction_digits_ < 6) {
+    const int64_t unit = kPowersOf10[6 - fraction_digits_];
+    micros =
+        micros >= 0 ? (micros + unit / 2) / unit * unit : -((-micros + unit / 2) / unit * unit);
+  }
+  if (format_ == CopyFormat::kText) {
+    constexpr int64_t kMicrosPerDay = kSecondsPerDay * kMicrosPerSecond;
+    const int64_t day = FloorDiv(micros, kMicrosPerDay);
+    const int64_t rest = micros - day * kMicrosPerDay;
+    char* p = WriteDate(buf, day + kPostgresEpochDays);
+    *p++ = ' ';
+    p = WriteTime(p, rest / kMicrosPerSecond, static_cast<uint32_t>(rest % kMicrosPerSecond) * 1000,
+                  fraction_digits_);
+    out.append(buf, static_cast<size_t>(p - buf));
+  } else {
+    PutBE32(buf, 8);
+    PutBE64(buf + 4, static_cast<uint64_t>(micros));
+    out.append(buf, 12);
+  }
+  return {};
+}
+
+// Valid UTF-8 only; NUL becomes a space (as DMS does for PostgreSQL, which cannot store NUL);
+// more characters than the column holds → the first max_length_ characters and kTruncation.
+ValueIssue ColumnEncoder::EncodeText(std::string_view text, std::string& out) const {
+  const auto* s = reinterpret_cast<const uint8_t*>(text.data());
+  const size_t n = text.size();
+  const bool text_format = format_ == CopyFormat::kText;
+  const int64_t limit = max_length_;
+  size_t cut = std::string_view::npos;  // byte offset of the first character past the limit
+  int64_t chars = 0;
+  bool rewrite = false;  // a NUL to replace, or (text format) a byte to escape
+  size_t i = 0;
+  while (i < n) {
+    if (i + 8 <= n) {
+      uint64_t w;
+      std::memcpy(&w, s + i, 8);
+      if ((w & kHighBits) == 0) {  // eight ASCII characters
+        if (!rewrite) {
+          rewrite = HasZeroByte(w) || (text_format && (HasByte(w, '\\') || HasByte(w, '\t') ||
+                                                       HasByte(w, '\n') || HasByte(w, '\r')));
+        }
+        if (limit > 0 && cut == std::string_view::npos && chars + 8 > limit) {
+          cut = i + static_cast<size_t>(limit - chars);
+        }
+        chars += 8;
+        i += 8;
+        continue;
+      }
+    }
+    if (limit > 0 && cut == std::string_view::npos && chars == limit) cut = i;
+    const uint8_t c = s[i];
+    if (c < 0x80) {
+      if (c == 0 || (text_format && NeedsTextEscape(c))) rewrite = true;
+      ++i;
+    } else {
+      const int len = Utf8SequenceLength(s + i, n - i);
+      if (len == 0) {
+        char hex[8];
+        std::snprintf(hex, sizeof(hex), "0x%02X", c);
+        return Issue(DataErrorKind::kInvalidUtf8, "invalid UTF-8 byte " + std::string(hex) +
+                                                      " at byte offset " + std::to_string(i) +
+                                                      " of the value");
+      }
+      i += static_cast<size_t>(len);
+    }
+    ++chars;
+  }
+
+  const std::string_view value = cut == std::string_view::npos ? text : text.substr(0, cut);
+  if (!text_format) {
+    const size_t start = out.size() + 4;
+    AppendBinaryField(out, value.data(), value.size());
+    if (rewrite) {
+      for (size_t j = start; j < out.size(); ++j) {
+        if (out[j] == '\0') out[j] = ' ';
+      }
+    }
+  } else if (!rewrite) {
+    out.append(value);
+  } else {
+    size_t run = 0;
+    for (size_t j = 0; j < value.size(); ++j) {
+      const char c = value[j];
+      if (!NeedsTextEscape(static_cast<uint8_t>(c))) continue;
+      out.append(value.data() + run, j - run);
+      run = j + 1;
+      switch (c) {
+        case '\0':
+          out.push_back(' ');
+          break;
+        case '\t':
+          out.append("\\t", 2);
+          break;
+        case '\n':
+          out.append("\\n", 2);
+          break;
+        case '\r':
+          out.append("\\r", 2);
+          break;
+        default:
+          out.append("\\\\", 2);
+          break;
+      }
+    }
+    out.append(value.data() + run, value.size() - run);
+  }
+
+  if (cut == std::string_view::npos) return {};
+  std::string message = "value has " + std::to_string(chars) + " characters, ColumnLength is " +
+                        std::to_string(column_.length);
+  if (column_.length > kMaxVarcharLength) message += " (VARCHAR(65535))";
+  message += "; loaded its first " + std::to_string(limit) + " characters";
+  return Issue(DataErrorKind::kTruncation, std::move(message));
+}
+
+// Hex digits, optionally after "\x" or "0x"; ColumnLength (BYTE) limits the bytes.
+ValueIssue ColumnEncoder::EncodeBytes(std::string_view text, std::string& out) const {
+  std::string_view hex = text;
+  if (hex.size() >= 2 && (hex[0] == '\\' || hex[0] == '0') && (hex[1] == 'x' || hex[1] == 'X')) {
+    hex.remove_prefix(2);
+  }
+  if (hex.size() % 2 != 0) return Invalid(text, "odd number of hex digits");
+  for (char c : hex) {
+    if (HexValue(c) < 0) return Invalid(text, "expected hex digits, optionally after \\x or 0x");
+  }
+  const size_t total = hex.size() / 2;
+  const size_t size = max_length_ > 0 && total > static_cast<size_t>(max_length_)
+                          ? static_cast<size_t>(max_length_)
+                          : total;
+  if (format_ == CopyFormat::kText) {
+    // bytea's hex input form, its backslash escaped for COPY: \\x…
+    out.append("\\\\x", 3);
+    out.append(hex.data(), 2 * size);
+  } else {
+    AppendLength(out, static_cast<int32_t>(size));
+    const size_t start = out.size();
+    out.resize(start + size);
+    for (size_t j = 0; j < size; ++j) {
+      out[start + j] = static_cast<char>(HexValue(hex[2 * j]) << 4 | HexValue(hex[2 * j + 1]));
+    }
+  }
+  if (size == total) return {};
+  return Issue(DataErrorKind::kTruncation,
+               "value has " + std::to_string(total) + " bytes, ColumnLength is " +
+                   std::to_string(column_.length) + "; loaded its first " + std::to_string(size) +
+                   " bytes");
+}
+
+// ---------------------------------------------------------------------------------------------
+// CopyRowWriter
+// ---------------------------------------------------------------------------------------------
+
+CopyRowWriter::CopyRowWriter(CopyFormat format, int column_count)
+    : format_(format), column_count_(column_count) {}
+
+void CopyRowWriter::BeginStream(std::string& out) const {
+  if (format_ != CopyFormat::kBinary) return;
+  // Signature "PGCOPY\n\377\r\n\0", int32 flags (no OIDs), int32 header extension length.
+  static constexpr char kHeader[19] = {'P',  'G', 'C', 'O', 'P', 'Y', '\n', '\377', '\r', '\n',
+                                       '\0', 0,   0,   0,   0,   0,   0,    0,      0};
+  out.append(kHeader, sizeof(kHeader));
+}
+
+void CopyRowWriter::BeginRow(std::string& out) const {
+  if (format_ != CopyFormat::kBinary) return;
+  char buf[2];
+  PutBE16(buf, static_cast<uint16_t>(column_count_));
+  out.append(buf, 2);
+}
+
+void CopyRowWriter::BeforeField(int index, std::string& out) const {
+  if (format_ == CopyFormat::kText && index > 0) out.push_back('\t');
+}
+
+void CopyRowWriter::EndRow(std::string& out) const {
+  if (format_ == CopyFormat::kText) out.push_back('\n');
+}
+
+void CopyRowWriter::EndStream(std::string& out) const {
+  if (format_ != CopyFormat::kBinary) return;
+  out.append("\xff\xff", 2);
+}
+
+std::string CopyRowWriter::CopySql(std::string_view qualified_table,
+                                   const std::vector<std::string>& columns) const {
+  std::string sql = "COPY ";
+  sql.append(qualified_table);
+  sql += " (";
+  for (size_t i = 0; i < columns.size(); ++i) {
+    if (i > 0) sql += ", ";
+    sql += pg::QuoteIdentifier(columns[i]);
+  }
+  sql += ") FROM STDIN (FORMAT ";
+  sql += format_ == CopyFormat::kBinary ? "binary" : "text";
+  sql += ')';
+  return sql;
+}
+
+std::string CopyRowWriter::CopySql(std::string_view schema, std::string_view table,
+                                   const std::vector<std::string>& columns) const {
+  return CopySql(pg::QualifiedName(schema, table), columns);
+}
+
+}  // namespace opendms::engine

@@ -1,0 +1,91 @@
+// Test fixture for engine tests: a fresh PostgreSQL database (PgTest), an in-memory bucket store
+// with a "landing" bucket, and builders for the three DMS documents a task is made of.
+#pragma once
+
+#include <string>
+
+#include "engine/engine.h"
+#include "objectstore/objectstore.h"
+#include "support/pg_test_server.h"
+
+namespace opendms::engine {
+
+class EngineTest : public testing::PgTest {
+ protected:
+  void SetUp() override {
+    PgTest::SetUp();
+    store_ = objectstore::NewMemoryStore();
+    ASSERT_TRUE(store_->CreateBucket("landing").ok());
+  }
+
+  void Put(const std::string& key, const std::string& data) {
+    auto r = store_->Put("landing", key, data);
+    ASSERT_TRUE(r.ok()) << r.status().ToString();
+  }
+
+  // A source endpoint over bucket "landing" with the given definition and extra S3Settings.
+  Json Source(const std::string& table_definition_json, Json s3_extra = Json::object()) const {
+    Json s3 = {{"BucketName", "landing"},
+               {"ServiceAccessRoleArn", "arn:aws:iam::000000000000:role/dms"},
+               {"ExternalTableDefinition", table_definition_json}};
+    for (auto& [k, v] : s3_extra.items()) s3[k] = v;
+    return {{"EndpointIdentifier", "src"},
+            {"EndpointType", "source"},
+            {"EngineName", "s3"},
+            {"S3Settings", s3}};
+  }
+
+  Json Target() const {
+    return {{"EndpointIdentifier", "tgt"}, {"EndpointType", "target"},
+            {"EngineName", "postgres"},    {"ServerName", params_.host},
+            {"Port", params_.port},        {"DatabaseName", params_.dbname},
+            {"Username", params_.user},    {"Password", params_.password}};
+  }
+
+  static std::string IncludeAll() {
+    return R"({"rules":[{"rule-type":"selection","rule-id":"1","rule-name":"all",)"
+           R"("object-locator":{"schema-name":"%","table-name":"%"},"rule-action":"include"}]})";
+  }
+
+  static Json Task(const std::string& mappings, Json settings = Json::object(),
+                   const std::string& id = "test-task") {
+    return {{"ReplicationTaskIdentifier", id},
+            {"MigrationType", "full-load"},
+            {"TableMappings", mappings},
+            {"ReplicationTaskSettings", settings.dump()}};
+  }
+
+  Result<TaskDefinition> Define(const Json& source, const Json& task) const {
+    return LoadTaskDefinition(source, Target(), task);
+  }
+
+  // Runs a task to its end; fails the test when it is refused.
+  TaskSnapshot Run(const Json& source, const Json& task,
+                   StartType start = StartType::kStartReplication,
+                   objectstore::ObjectStore* store = nullptr) {
+    auto def = Define(source, task);
+    EXPECT_TRUE(def.ok()) << def.status().ToString();
+    if (!def.ok()) return {};
+    definition_ = std::move(def).value();
+    RunOptions options;
+    options.start_type = start;
+    options.read_buffer_bytes = read_buffer_bytes_;
+    ReplicationTask task_run(definition_, store ? *store : *store_, options);
+    auto snap = task_run.Run();
+    EXPECT_TRUE(snap.ok()) << snap.status().ToString();
+    return snap.ok() ? *snap : TaskSnapshot{};
+  }
+
+  static const TableStatistics* Stats(const TaskSnapshot& s, const std::string& table) {
+    for (const auto& t : s.tables) {
+      if (t.table_name == table) return &t;
+    }
+    return nullptr;
+  }
+
+  std::unique_ptr<objectstore::ObjectStore> store_;
+  TaskDefinition definition_;
+  size_t read_buffer_bytes_ = 1 << 20;
+};
+
+}  // namespace opendms::engine
