@@ -117,26 +117,6 @@ namespace {
 // Conversions (SQLite rules)
 // ---------------------------------------------------------------------------------------------
 
-bool IsIntegerType(DmsType t) {
-  switch (t) {
-    case DmsType::kInt1:
-    case DmsType::kInt2:
-    case DmsType::kInt4:
-    case DmsType::kInt8:
-    case DmsType::kUint1:
-    case DmsType::kUint2:
-    case DmsType::kUint4:
-    case DmsType::kUint8:
-      return true;
-    default:
-      return false;
-  }
-}
-
-bool IsNumericType(DmsType t) {
-  return IsIntegerType(t) || t == DmsType::kNumeric || t == DmsType::kReal4 || t == DmsType::kReal8;
-}
-
 // Parses the whole of `s` (surrounding spaces allowed) as an integer or a real. Returns false
 // when `s` is not entirely a number.
 bool ParseWholeNumber(std::string_view s, Value& out) {
@@ -642,7 +622,7 @@ class Parser {
         node->kind = Node::Kind::kColumn;
         node->column = static_cast<int>(i);
         node->affinity =
-            IsNumericType(table_.columns[i].type) ? Affinity::kNumeric : Affinity::kText;
+            IsNumberType(table_.columns[i].type) ? Affinity::kNumeric : Affinity::kText;
         referenced_.push_back(static_cast<int>(i));
         return node;
       }
@@ -759,7 +739,7 @@ struct Evaluator {
     if (static_cast<size_t>(index) < ctx.nulls.size() && ctx.nulls[index]) return Value::Null();
     std::string_view field = ctx.fields[index];
     DmsType type = field_types[index];
-    if (IsNumericType(type)) {
+    if (IsNumberType(type)) {
       Value v;
       if (ParseWholeNumber(field, v)) {
         // NUMERIC affinity keeps integral values as INTEGER; REAL columns read as REAL.

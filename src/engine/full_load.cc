@@ -119,26 +119,6 @@ class DoneDigest {
   EVP_MD_CTX* ctx_;
 };
 
-std::string_view PolicyName(ErrorPolicy p) {
-  switch (p) {
-    case ErrorPolicy::kIgnoreRecord:
-      return "IGNORE_RECORD";
-    case ErrorPolicy::kLogError:
-      return "LOG_ERROR";
-    case ErrorPolicy::kSuspendTable:
-      return "SUSPEND_TABLE";
-    case ErrorPolicy::kStopTask:
-      return "STOP_TASK";
-    case ErrorPolicy::kInsertRecord:
-      return "INSERT_RECORD";
-    case ErrorPolicy::kUpdateRecord:
-      return "UPDATE_RECORD";
-    case ErrorPolicy::kIgnore:
-      return "IGNORE";
-  }
-  return "?";
-}
-
 std::string S3Url(std::string_view bucket, std::string_view key) {
   return "s3://" + std::string(bucket) + "/" + std::string(key);
 }
@@ -340,16 +320,16 @@ TableLoad::Verdict TableLoad::RejectRow(DataErrorKind kind, const std::string& m
   r.column_name = std::move(column_name);
   r.error_kind = std::string(DataErrorKindName(kind));
   r.error = message;
-  r.policy = std::string(PolicyName(policy));
+  r.policy = std::string(ErrorPolicyName(policy));
   r.raw = std::string(row.raw);
   r.loaded = loaded;
   rejected_in_batch_.push_back(std::move(r));
   if (policy == ErrorPolicy::kLogError) {
     spdlog::warn("task {}: {} ({}; row {} kept in {}.{})", env_.task_name, message,
-                 PolicyName(policy), loaded ? "loaded truncated" : "rejected", env_.control_schema,
+                 ErrorPolicyName(policy), loaded ? "loaded truncated" : "rejected", env_.control_schema,
                  kLoadExceptionsTable);
   } else {
-    spdlog::info("task {}: {} ({})", env_.task_name, message, PolicyName(policy));
+    spdlog::info("task {}: {} ({})", env_.task_name, message, ErrorPolicyName(policy));
   }
   ++data_errors_;
   if (settings_.data_error_escalation_count > 0 &&

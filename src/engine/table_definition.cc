@@ -408,4 +408,25 @@ Result<DateTimeLayout> ParseColumnDateFormat(DmsType type, std::string_view patt
   return layout;
 }
 
+bool IsIntegerType(DmsType type) {
+  switch (type) {
+    case DmsType::kInt1:
+    case DmsType::kInt2:
+    case DmsType::kInt4:
+    case DmsType::kInt8:
+    case DmsType::kUint1:
+    case DmsType::kUint2:
+    case DmsType::kUint4:
+    case DmsType::kUint8:
+      return true;
+    default:
+      return false;
+  }
+}
+
+bool IsNumberType(DmsType type) {
+  return IsIntegerType(type) || type == DmsType::kNumeric || type == DmsType::kReal4 ||
+         type == DmsType::kReal8;
+}
+
 }  // namespace opendms::engine

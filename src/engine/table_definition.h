@@ -38,6 +38,10 @@ enum class DmsType {
 
 // "INT4", "DATETIME", … as DMS spells them.
 std::string_view DmsTypeName(DmsType type);
+// INT1…INT8 and UINT1…UINT8.
+bool IsIntegerType(DmsType type);
+// The integer types, NUMERIC, REAL4 and REAL8: values that compare as numbers.
+bool IsNumberType(DmsType type);
 // Case-insensitive; the error lists the valid names.
 Result<DmsType> ParseDmsType(std::string_view name);
 

@@ -506,25 +506,6 @@ Result<TableMappings> ParseTableMappings(std::string_view json_text) {
 
 namespace {
 
-bool IsNumberType(DmsType t) {
-  switch (t) {
-    case DmsType::kInt1:
-    case DmsType::kInt2:
-    case DmsType::kInt4:
-    case DmsType::kInt8:
-    case DmsType::kUint1:
-    case DmsType::kUint2:
-    case DmsType::kUint4:
-    case DmsType::kUint8:
-    case DmsType::kNumeric:
-    case DmsType::kReal4:
-    case DmsType::kReal8:
-      return true;
-    default:
-      return false;
-  }
-}
-
 bool ParseNumber(std::string_view s, long double& out) {
   while (!s.empty() && s.front() == ' ') s.remove_prefix(1);
   while (!s.empty() && s.back() == ' ') s.remove_suffix(1);
