@@ -159,6 +159,8 @@ class TableLoad {
   std::string Where(const csv::RowInfo& row, int column_number) const;
   TableOutcome Finish(TableOutcome outcome, std::string msg, std::string* message);
   void SetPositionAfter(const csv::RowInfo& row);
+  void FillFieldViews(std::span<const csv::Field> fields);
+  ValueIssue EncodeAddedColumn(size_t column, std::span<const csv::Field> fields);
 
   const LoadEnvironment& env_;
   pg::Connection& conn_;
@@ -187,14 +189,12 @@ class TableLoad {
   const SourceObject* object_ = nullptr;
   Verdict verdict_ = Verdict::kContinue;
   std::string verdict_message_;
-  std::vector<std::string_view> expr_fields_;
-  std::unique_ptr<bool[]> expr_nulls_;  // std::vector<bool> has no contiguous storage
-  size_t expr_nulls_size_ = 0;
+  // The row's fields as filters and expressions see them; NULL is an unquoted empty field.
+  std::vector<std::string_view> field_views_;
+  std::unique_ptr<bool[]> field_nulls_;  // std::vector<bool> has no contiguous storage
+  size_t field_nulls_size_ = 0;
   int64_t rows_seen_ = 0;
   int64_t rows_filtered_ = 0;  // rows the selection filters left out (not data errors)
-  std::vector<std::string_view> filter_fields_;
-  std::unique_ptr<bool[]> filter_nulls_;
-  size_t filter_nulls_size_ = 0;
 };
 
 Status TableLoad::Prepare() {
@@ -326,8 +326,8 @@ TableLoad::Verdict TableLoad::RejectRow(DataErrorKind kind, const std::string& m
   rejected_in_batch_.push_back(std::move(r));
   if (policy == ErrorPolicy::kLogError) {
     spdlog::warn("task {}: {} ({}; row {} kept in {}.{})", env_.task_name, message,
-                 ErrorPolicyName(policy), loaded ? "loaded truncated" : "rejected", env_.control_schema,
-                 kLoadExceptionsTable);
+                 ErrorPolicyName(policy), loaded ? "loaded truncated" : "rejected",
+                 env_.control_schema, kLoadExceptionsTable);
   } else {
     spdlog::info("task {}: {} ({})", env_.task_name, message, ErrorPolicyName(policy));
   }
@@ -382,6 +382,29 @@ void TableLoad::SetPositionAfter(const csv::RowInfo& row) {
   pending_.object_line = static_cast<int64_t>(row.next_line);
 }
 
+void TableLoad::FillFieldViews(std::span<const csv::Field> fields) {
+  field_views_.resize(fields.size());
+  if (field_nulls_size_ < fields.size()) {
+    field_nulls_.reset(new bool[fields.size()]);
+    field_nulls_size_ = fields.size();
+  }
+  for (size_t i = 0; i < fields.size(); ++i) {
+    field_views_[i] = fields[i].value;
+    field_nulls_[i] = !fields[i].quoted && fields[i].value.empty();
+  }
+}
+
+ValueIssue TableLoad::EncodeAddedColumn(size_t column, std::span<const csv::Field> fields) {
+  FillFieldViews(fields);
+  ExpressionContext ctx{std::span<const std::string_view>(field_views_),
+                        std::span<const bool>(field_nulls_.get(), fields.size()), source_.owner,
+                        source_.name};
+  auto value = table_.columns[column].expression->Evaluate(ctx);
+  if (!value.ok()) return ValueIssue{DataErrorKind::kInvalidValue, value.status().message()};
+  if (value->has_value()) return encoders_[column].Encode(**value, false, buffer_);
+  return encoders_[column].Encode("", true, buffer_);
+}
+
 bool TableLoad::OnRow(std::span<const csv::Field> fields, const csv::RowInfo& row) {
   // A blank line is not a row: skipped (it holds no data to lose).
   if (row.raw.empty() && fields.size() == 1 && !fields[0].quoted) return true;
@@ -408,17 +431,9 @@ bool TableLoad::OnRow(std::span<const csv::Field> fields, const csv::RowInfo& ro
   }
   if (!table_.row_filter.empty()) {
     // Selection-rule filters see the source fields, as DMS evaluates them.
-    filter_fields_.resize(fields.size());
-    if (filter_nulls_size_ < fields.size()) {
-      filter_nulls_.reset(new bool[fields.size()]);
-      filter_nulls_size_ = fields.size();
-    }
-    for (size_t i = 0; i < fields.size(); ++i) {
-      filter_fields_[i] = fields[i].value;
-      filter_nulls_[i] = !fields[i].quoted && fields[i].value.empty();
-    }
-    if (!table_.row_filter.Matches(filter_fields_,
-                                   std::span<const bool>(filter_nulls_.get(), fields.size()))) {
+    FillFieldViews(fields);
+    if (!table_.row_filter.Matches(field_views_,
+                                   std::span<const bool>(field_nulls_.get(), fields.size()))) {
       ++rows_filtered_;
       SetPositionAfter(row);
       return true;
@@ -446,35 +461,13 @@ bool TableLoad::OnRow(std::span<const csv::Field> fields, const csv::RowInfo& ro
   bool truncated = false;
   for (size_t c = 0; c < encoders_.size(); ++c) {
     writer_.BeforeField(static_cast<int>(c), buffer_);
-    ValueIssue issue;
+    // Built in place (no assignment): this runs for every field of every row.
     const size_t src = source_columns_[c];
-    if (src != SIZE_MAX) {
-      const csv::Field& f = fields[src];
-      issue = encoders_[c].Encode(f.value, !f.quoted && f.value.empty(), buffer_);
-    } else {
-      // Expressions see the row's source fields; NULL is an unquoted empty field.
-      expr_fields_.resize(fields.size());
-      if (expr_nulls_size_ < fields.size()) {
-        expr_nulls_.reset(new bool[fields.size()]);
-        expr_nulls_size_ = fields.size();
-      }
-      for (size_t i = 0; i < fields.size(); ++i) {
-        expr_fields_[i] = fields[i].value;
-        expr_nulls_[i] = !fields[i].quoted && fields[i].value.empty();
-      }
-      ExpressionContext ctx{std::span<const std::string_view>(expr_fields_),
-                            std::span<const bool>(expr_nulls_.get(), fields.size()), source_.owner,
-                            source_.name};
-      auto value = table_.columns[c].expression->Evaluate(ctx);
-      if (!value.ok()) {
-        issue.kind = DataErrorKind::kInvalidValue;
-        issue.message = value.status().message();
-      } else if (value->has_value()) {
-        issue = encoders_[c].Encode(**value, false, buffer_);
-      } else {
-        issue = encoders_[c].Encode("", true, buffer_);
-      }
-    }
+    ValueIssue issue =
+        src != SIZE_MAX
+            ? encoders_[c].Encode(fields[src].value,
+                                  !fields[src].quoted && fields[src].value.empty(), buffer_)
+            : EncodeAddedColumn(c, fields);
     if (issue.ok()) continue;
     Verdict v = HandleValueIssue(issue, c, row);
     if (v != Verdict::kContinue) {
