@@ -75,10 +75,6 @@ Result<TaskDefinition> LoadTaskDefinition(const Json& source_endpoint, const Jso
     if (!r.ok()) return r.status().WithContext("source endpoint S3Settings");
     def.dialect = *r;
   }
-  if (def.source.s3.external_table_definition.empty()) {
-    return Status::InvalidArgument(
-        "source endpoint: ExternalTableDefinition is required for an S3 source");
-  }
   {
     auto r = ParseExternalTableDefinition(def.source.s3.external_table_definition);
     if (!r.ok()) return r.status().WithContext("source endpoint ExternalTableDefinition");
@@ -472,34 +468,27 @@ Result<TaskSnapshot> ReplicationTask::Impl::Run() {
   for (size_t i = 0; i < workers; ++i) threads.emplace_back([this] { Worker(); });
   for (auto& t : threads) t.join();
 
-  std::lock_guard lock(mu_);
-  state_.stop_date = Clock::Now();
-  state_.elapsed_millis = std::chrono::duration_cast<std::chrono::milliseconds>(
-                              std::chrono::steady_clock::now() - started_)
-                              .count();
-  if (shared_.failed()) {
-    state_.status = "failed";
-    state_.stop_reason = "Stop Reason FATAL_ERROR";
-    state_.last_failure_message =
-        "Last Error " + shared_.failure_message() + " Stop Reason FATAL_ERROR Error Level FATAL";
-  } else if (shared_.stop_requested()) {
-    state_.status = "stopped";
-    state_.stop_reason = "Stop Reason NORMAL";
-  } else {
-    state_.status = "stopped";
-    state_.stop_reason = "Stop Reason FULL_LOAD_ONLY_FINISHED";
-    state_.full_load_finish_date = state_.stop_date;
+  {
+    std::lock_guard lock(mu_);
+    state_.stop_date = Clock::Now();
+    state_.elapsed_millis = std::chrono::duration_cast<std::chrono::milliseconds>(
+                                std::chrono::steady_clock::now() - started_)
+                                .count();
+    if (shared_.failed()) {
+      state_.status = "failed";
+      state_.stop_reason = "Stop Reason FATAL_ERROR";
+      state_.last_failure_message =
+          "Last Error " + shared_.failure_message() + " Stop Reason FATAL_ERROR Error Level FATAL";
+    } else if (shared_.stop_requested()) {
+      state_.status = "stopped";
+      state_.stop_reason = "Stop Reason NORMAL";
+    } else {
+      state_.status = "stopped";
+      state_.stop_reason = "Stop Reason FULL_LOAD_ONLY_FINISHED";
+      state_.full_load_finish_date = state_.stop_date;
+    }
   }
-  TaskSnapshot out = state_;
-  out.tables = shared_.Tables();
-  int64_t read = 0, total = 0;
-  for (const TableStatistics& t : out.tables) {
-    read += std::min(t.bytes_read, t.bytes_total);
-    total += t.bytes_total;
-  }
-  out.full_load_progress_percent =
-      total > 0 ? static_cast<int>(read * 100 / total) : (out.full_load_finish_date ? 100 : 0);
-  return out;
+  return Snapshot();
 }
 
 ReplicationTask::ReplicationTask(const TaskDefinition& definition, objectstore::ObjectStore& store,
