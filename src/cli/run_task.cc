@@ -24,6 +24,7 @@ struct RunTaskArgs {
   std::string start_type = "start-replication";
   std::string copy_format = "binary";
   std::string progress = "auto";
+  size_t copy_chunk_bytes = engine::RunOptions{}.copy_chunk_bytes;
 };
 
 std::atomic<int> g_signal{0};
@@ -127,6 +128,7 @@ int RunTask(const RunTaskArgs& args) {
   }
   engine::RunOptions options;
   options.start_type = *start_type;
+  options.copy_chunk_bytes = args.copy_chunk_bytes;
   if (args.copy_format == "text") {
     options.copy_format = engine::CopyFormat::kText;
   } else if (args.copy_format != "binary") {
@@ -207,6 +209,9 @@ void AddRunTask(CLI::App& app, int* exit_code) {
       ->capture_default_str();
   cmd->add_option("--copy-format", args->copy_format, "COPY format: binary | text")
       ->capture_default_str();
+  cmd->add_option("--copy-chunk-bytes", args->copy_chunk_bytes,
+                  "bytes of COPY data per CopyData message (tuning)")
+      ->check(CLI::Range(size_t{4096}, size_t{64} << 20));
   cmd->add_option("--progress", args->progress, "live progress on stderr: auto | always | never")
       ->capture_default_str();
   cmd->callback([args, exit_code] { *exit_code = RunTask(*args); });

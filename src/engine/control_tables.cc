@@ -34,12 +34,14 @@ Status EnsureControlTables(pg::Connection& conn, std::string_view control_schema
   std::string sql = "CREATE SCHEMA IF NOT EXISTS " + pg::QuoteIdentifier(control_schema) + ";\n";
   sql += "CREATE TABLE IF NOT EXISTS " + Table(control_schema, kCheckpointTable) +
          " (task_name varchar(255) NOT NULL, table_owner varchar(128) NOT NULL,"
-         " table_name varchar(128) NOT NULL, table_state varchar(32) NOT NULL,"
+         " table_name varchar(128) NOT NULL, slice int4 NOT NULL, slice_first int8 NOT NULL,"
+         " slice_objects int8 NOT NULL, plan_objects int8 NOT NULL, plan_digest text NOT NULL,"
+         " table_state varchar(32) NOT NULL,"
          " rows_loaded int8 NOT NULL, rows_rejected int8 NOT NULL, object_key text NOT NULL,"
          " object_etag text NOT NULL, object_offset int8 NOT NULL, object_line int8 NOT NULL,"
          " objects_done int8 NOT NULL, done_digest text NOT NULL, full_load_start timestamptz,"
          " full_load_end timestamptz, updated_at timestamptz NOT NULL DEFAULT now(),"
-         " PRIMARY KEY (task_name, table_owner, table_name));\n";
+         " PRIMARY KEY (task_name, table_owner, table_name, slice));\n";
   sql += "CREATE TABLE IF NOT EXISTS " + Table(control_schema, kLoadExceptionsTable) +
          " (\"TASK_NAME\" varchar(255) NOT NULL, \"TABLE_OWNER\" varchar(128) NOT NULL,"
          " \"TABLE_NAME\" varchar(128) NOT NULL, \"ERROR_TIME\" timestamp NOT NULL,"
@@ -54,19 +56,25 @@ Status EnsureControlTables(pg::Connection& conn, std::string_view control_schema
   return st;
 }
 
-Result<std::map<TableKey, TableCheckpoint>> ReadCheckpoints(pg::Connection& conn,
-                                                            std::string_view control_schema,
-                                                            std::string_view task_name) {
+Result<std::map<TableKey, std::vector<TableCheckpoint>>> ReadCheckpoints(
+    pg::Connection& conn, std::string_view control_schema, std::string_view task_name) {
   ASSIGN_OR_RETURN(
       pg::QueryResult r,
       conn.Query("SELECT table_owner, table_name, table_state, rows_loaded, rows_rejected,"
                  " object_key, object_etag, object_offset, object_line, objects_done, done_digest,"
-                 " extract(epoch from full_load_start), extract(epoch from full_load_end) FROM " +
-                     Table(control_schema, kCheckpointTable) + " WHERE task_name = $1",
+                 " extract(epoch from full_load_start), extract(epoch from full_load_end),"
+                 " slice, slice_first, slice_objects, plan_objects, plan_digest FROM " +
+                     Table(control_schema, kCheckpointTable) +
+                     " WHERE task_name = $1 ORDER BY table_owner, table_name, slice",
                  {std::string(task_name)}));
-  std::map<TableKey, TableCheckpoint> out;
+  std::map<TableKey, std::vector<TableCheckpoint>> out;
   for (int i = 0; i < r.rows(); ++i) {
     TableCheckpoint c;
+    c.slice = static_cast<int>(ToInt(r.Get(i, 13)));
+    c.slice_first = ToInt(r.Get(i, 14));
+    c.slice_objects = ToInt(r.Get(i, 15));
+    c.plan_objects = ToInt(r.Get(i, 16));
+    c.plan_digest = r.Get(i, 17);
     c.table_state = r.Get(i, 2);
     c.rows_loaded = ToInt(r.Get(i, 3));
     c.rows_rejected = ToInt(r.Get(i, 4));
@@ -78,7 +86,7 @@ Result<std::map<TableKey, TableCheckpoint>> ReadCheckpoints(pg::Connection& conn
     c.done_digest = r.Get(i, 10);
     c.full_load_start = ToTime(r, i, 11);
     c.full_load_end = ToTime(r, i, 12);
-    out[{std::string(r.Get(i, 0)), std::string(r.Get(i, 1))}] = std::move(c);
+    out[{std::string(r.Get(i, 0)), std::string(r.Get(i, 1))}].push_back(std::move(c));
   }
   return out;
 }
@@ -91,6 +99,15 @@ Status DeleteCheckpoints(pg::Connection& conn, std::string_view control_schema,
       .status();
 }
 
+Status DeleteTableCheckpoints(pg::Connection& conn, std::string_view control_schema,
+                              std::string_view task_name, const TableKey& table) {
+  return conn
+      .Query("DELETE FROM " + Table(control_schema, kCheckpointTable) +
+                 " WHERE task_name = $1 AND table_owner = $2 AND table_name = $3",
+             {std::string(task_name), table.first, table.second})
+      .status();
+}
+
 Status WriteCheckpoint(pg::Connection& conn, std::string_view control_schema,
                        std::string_view task_name, const TableKey& table,
                        const TableCheckpoint& c) {
@@ -98,9 +115,11 @@ Status WriteCheckpoint(pg::Connection& conn, std::string_view control_schema,
       .Query("INSERT INTO " + Table(control_schema, kCheckpointTable) +
                  " (task_name, table_owner, table_name, table_state, rows_loaded, rows_rejected,"
                  " object_key, object_etag, object_offset, object_line, objects_done, done_digest,"
-                 " full_load_start, full_load_end, updated_at)"
-                 " VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14, now())"
-                 " ON CONFLICT (task_name, table_owner, table_name) DO UPDATE SET"
+                 " full_load_start, full_load_end, slice, slice_first, slice_objects, plan_objects,"
+                 " plan_digest, updated_at)"
+                 " VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14,$15,$16,$17,$18,$19,"
+                 " now())"
+                 " ON CONFLICT (task_name, table_owner, table_name, slice) DO UPDATE SET"
                  " table_state = EXCLUDED.table_state, rows_loaded = EXCLUDED.rows_loaded,"
                  " rows_rejected = EXCLUDED.rows_rejected, object_key = EXCLUDED.object_key,"
                  " object_etag = EXCLUDED.object_etag, object_offset = EXCLUDED.object_offset,"
@@ -110,7 +129,8 @@ Status WriteCheckpoint(pg::Connection& conn, std::string_view control_schema,
              {std::string(task_name), table.first, table.second, c.table_state, Text(c.rows_loaded),
               Text(c.rows_rejected), c.object_key, c.object_etag, Text(c.object_offset),
               Text(c.object_line), Text(c.objects_done), c.done_digest,
-              TimeParam(c.full_load_start), TimeParam(c.full_load_end)})
+              TimeParam(c.full_load_start), TimeParam(c.full_load_end), Text(c.slice),
+              Text(c.slice_first), Text(c.slice_objects), Text(c.plan_objects), c.plan_digest})
       .status();
 }
 

@@ -15,12 +15,19 @@ namespace opendms::engine {
 inline constexpr std::string_view kCheckpointTable = "opendms_full_load_checkpoints";
 inline constexpr std::string_view kLoadExceptionsTable = "awsdms_full_load_exceptions";
 
-// Where a table's full load stands, committed in the same transaction as the rows it counts.
-// The next row to read is at (object_key, object_offset, object_line); every object that sorts
-// before object_key is done, and done_digest fingerprints those objects' keys and ETags so a
-// resume can tell whether they changed since.
+// Where one slice of a table's full load stands, committed in the same transaction as the rows it
+// counts. A table's objects (in key order, as listed when its load was planned) are split into
+// contiguous slices that load in parallel; the plan (plan_objects, plan_digest, each slice's
+// first object and count) is committed with the table's preparation, so a resume finds it whole.
+// Within the slice, the next row to read is at (object_key, object_offset, object_line); the
+// slice's first objects_done objects are done, and done_digest fingerprints their keys and ETags.
 struct TableCheckpoint {
-  std::string table_state;  // "loading" | "completed" | "error"
+  int slice = 0;
+  int64_t slice_first = 0;    // index of the slice's first object in the plan
+  int64_t slice_objects = 0;  // how many objects the slice has
+  int64_t plan_objects = 0;   // how many objects the table had when its load was planned
+  std::string plan_digest;    // hex MD5 over "key\0etag\n" of all of them, in key order
+  std::string table_state;    // "loading" | "completed" | "error"
   int64_t rows_loaded = 0;
   int64_t rows_rejected = 0;
   std::string object_key;  // empty: no object started yet (or completed)
@@ -36,13 +43,15 @@ using TableKey = std::pair<std::string, std::string>;  // target schema, target 
 
 // Creates the control schema and opendms's control tables when missing.
 Status EnsureControlTables(pg::Connection& conn, std::string_view control_schema);
-// Every checkpoint the task has in the target.
-Result<std::map<TableKey, TableCheckpoint>> ReadCheckpoints(pg::Connection& conn,
-                                                            std::string_view control_schema,
-                                                            std::string_view task_name);
+// Every checkpoint the task has in the target: per table, its slices in slice order.
+Result<std::map<TableKey, std::vector<TableCheckpoint>>> ReadCheckpoints(
+    pg::Connection& conn, std::string_view control_schema, std::string_view task_name);
 Status DeleteCheckpoints(pg::Connection& conn, std::string_view control_schema,
                          std::string_view task_name);
-// Upserts one table's checkpoint; call inside the transaction that commits its rows.
+// Replaces a table's plan: deletes its slices' rows; then write each slice's first checkpoint.
+Status DeleteTableCheckpoints(pg::Connection& conn, std::string_view control_schema,
+                              std::string_view task_name, const TableKey& table);
+// Upserts one slice's checkpoint; call inside the transaction that commits its rows.
 Status WriteCheckpoint(pg::Connection& conn, std::string_view control_schema,
                        std::string_view task_name, const TableKey& table,
                        const TableCheckpoint& checkpoint);

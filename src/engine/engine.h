@@ -50,6 +50,9 @@ struct RunOptions {
   CopyFormat copy_format = CopyFormat::kBinary;
   size_t copy_chunk_bytes = 1 << 20;   // bytes handed to one PQputCopyData call
   size_t read_buffer_bytes = 1 << 20;  // per table being loaded
+  // Tables load in slices of whole objects, about 1/8 of a subtask's share of the bytes each,
+  // and never smaller than this (tests make it small to see several slices).
+  int64_t min_slice_bytes = int64_t{32} << 20;
 };
 
 // DMS's TableState values.

@@ -45,6 +45,20 @@ std::string TaskShared::failure_message() const {
   return failure_message_;
 }
 
+Status TableRun::PrepareOnce(
+    const std::function<Status(const std::vector<TableCheckpoint>&)>& prepare) {
+  std::lock_guard lock(mu_);
+  if (prep_status_) return *prep_status_;
+  prep_status_ = prepare_ ? prepare(plan_) : Status::Ok();
+  prepare_ = false;
+  return *prep_status_;
+}
+
+bool TableRun::FinishSlice() {
+  std::lock_guard lock(mu_);
+  return --remaining_ == 0;
+}
+
 namespace {
 
 std::string PrimaryKeyClause(const MappedTable& table) {
@@ -143,9 +157,9 @@ class TableLoad {
   bool OnRow(std::span<const csv::Field> fields, const csv::RowInfo& row);
 
  private:
-  enum class Verdict { kContinue, kTableError, kFatal, kStopped };
+  enum class Verdict { kContinue, kTableError, kFatal, kStopped, kAbandoned };
 
-  Status Prepare();
+  Status Prepare(const std::vector<TableCheckpoint>& plan);
   Status BeginBatch();
   // Ends the COPY and commits rows, rejected rows and the checkpoint. `final_state` "completed"
   // makes the commit synchronous.
@@ -183,6 +197,8 @@ class TableLoad {
   int64_t truncated_in_batch_ = 0;
   int64_t data_errors_ = 0;  // toward DataErrorEscalationCount
 
+  bool last_slice_ = false;     // this slice completed the table
+  bool resumable_ = false;      // failed reading the source: resume continues at the checkpoint
   TableCheckpoint checkpoint_;  // committed position, advanced as batches commit
   TableCheckpoint pending_;     // position after the last row handed to the COPY
   DoneDigest digest_;
@@ -197,7 +213,7 @@ class TableLoad {
   int64_t rows_filtered_ = 0;  // rows the selection filters left out (not data errors)
 };
 
-Status TableLoad::Prepare() {
+Status TableLoad::Prepare(const std::vector<TableCheckpoint>& plan) {
   const std::string name = pg::QualifiedName(table_.target_schema, table_.target_table);
   const bool pk_now = !settings_.create_pk_after_full_load;
   // The schema exists: the task creates every target schema before tables load in parallel.
@@ -219,7 +235,13 @@ Status TableLoad::Prepare() {
              "; END IF; END $opendms$;\n";
       break;
   }
-  Status st = conn_.Execute("BEGIN;\n" + sql + "COMMIT;");
+  // The plan is committed with the DDL: a resume finds either both or neither.
+  Status st = conn_.Execute("BEGIN;\n" + sql);
+  if (st.ok()) st = DeleteTableCheckpoints(conn_, env_.control_schema, env_.task_name, key_);
+  for (size_t i = 0; st.ok() && i < plan.size(); ++i) {
+    st = WriteCheckpoint(conn_, env_.control_schema, env_.task_name, key_, plan[i]);
+  }
+  if (st.ok()) st = conn_.Execute("COMMIT");
   if (!st.ok()) (void)conn_.Execute("ROLLBACK");
   return st;
 }
@@ -259,7 +281,10 @@ Status TableLoad::CommitBatch(std::string_view state) {
   next.rows_rejected = checkpoint_.rows_rejected + rejected_now;
   if (state == "completed") {
     next.full_load_end = Clock::Now();
-    if (settings_.create_pk_after_full_load) {
+    // The table's last slice to complete adds the primary key, in its final transaction (which
+    // waits for the other slices' final transactions to commit).
+    last_slice_ = request_.table->FinishSlice();
+    if (last_slice_ && settings_.create_pk_after_full_load) {
       std::string pk = AddPrimaryKeySql(table_);
       if (!pk.empty()) RETURN_IF_ERROR(conn_.Execute(pk));
     }
@@ -409,8 +434,9 @@ bool TableLoad::OnRow(std::span<const csv::Field> fields, const csv::RowInfo& ro
   // A blank line is not a row: skipped (it holds no data to lose).
   if (row.raw.empty() && fields.size() == 1 && !fields[0].quoted) return true;
   ++rows_seen_;
-  if ((rows_seen_ & 4095) == 0 && (env_.shared.stop_requested() || env_.shared.failed())) {
-    verdict_ = Verdict::kStopped;
+  if ((rows_seen_ & 4095) == 0 &&
+      (env_.shared.stop_requested() || env_.shared.failed() || request_.table->abandoned())) {
+    verdict_ = request_.table->abandoned() ? Verdict::kAbandoned : Verdict::kStopped;
     return false;
   }
   const size_t defined = source_.columns.size();
@@ -505,8 +531,8 @@ bool TableLoad::OnRow(std::span<const csv::Field> fields, const csv::RowInfo& ro
       verdict_ = Verdict::kTableError;
       return false;
     }
-    if (env_.shared.stop_requested() || env_.shared.failed()) {
-      verdict_ = Verdict::kStopped;
+    if (env_.shared.stop_requested() || env_.shared.failed() || request_.table->abandoned()) {
+      verdict_ = request_.table->abandoned() ? Verdict::kAbandoned : Verdict::kStopped;
       return false;
     }
   }
@@ -517,23 +543,30 @@ TableOutcome TableLoad::Finish(TableOutcome outcome, std::string msg, std::strin
   const std::string table_name = table_.target_schema + "." + table_.target_table;
   switch (outcome) {
     case TableOutcome::kCompleted:
-      env_.shared.UpdateTable(request_.index, [&](TableStatistics& s) {
-        s.table_state = std::string(kTableCompleted);
-        s.full_load_end = checkpoint_.full_load_end ? *checkpoint_.full_load_end : Clock::Now();
-        s.bytes_read = s.bytes_total;
-      });
+      if (last_slice_) {
+        env_.shared.UpdateTable(request_.index, [&](TableStatistics& s) {
+          s.table_state = std::string(kTableCompleted);
+          s.full_load_end = Clock::Now();
+          s.bytes_read = s.bytes_total;
+        });
+      }
       break;
     case TableOutcome::kStopped:
       env_.shared.UpdateTable(request_.index, [&](TableStatistics& s) {
-        s.table_state = std::string(kTableCancelled);
+        if (s.table_state != kTableError) s.table_state = std::string(kTableCancelled);
       });
+      break;
+    case TableOutcome::kAbandoned:
       break;
     case TableOutcome::kTableError:
     case TableOutcome::kFatal: {
-      // Remember the error in the checkpoint (its own transaction) so that a resume reloads it.
+      request_.table->Abandon();
+      // Remember the error in the checkpoint (its own transaction) so that a resume reloads the
+      // table — unless the slice only failed to read its source: its committed position is
+      // good, and a resume continues there.
       TableCheckpoint failed = checkpoint_;
-      failed.table_state = "error";
-      if (conn_.IsHealthy()) {
+      failed.table_state = resumable_ ? "loading" : "error";
+      if (conn_.IsHealthy() && !resumable_) {
         Status st = WriteCheckpoint(conn_, env_.control_schema, env_.task_name, key_, failed);
         if (!st.ok()) spdlog::error("task {}: {}", env_.task_name, st.ToString());
       }
@@ -561,79 +594,40 @@ TableOutcome TableLoad::Run(std::string* message) {
   for (const TargetColumn& c : table_.columns) names.push_back(c.name);
   copy_sql_ = writer_.CopySql(pg::QualifiedName(table_.target_schema, table_.target_table), names);
 
+  // The slice's position: its plan row when fresh, its last commit when resumed. The task
+  // checked the plan against the bucket (plan_digest) before scheduling the slice.
   const auto& objects = request_.objects;
-  size_t first_object = 0;
-  int64_t start_offset = 0, start_line = 1;
-  bool prepare = request_.prepare;
-  if (request_.resume) {
-    const TableCheckpoint& r = *request_.resume;
-    // The done objects must be the same objects (keys and ETags) as when they were loaded.
-    bool same = r.objects_done <= static_cast<int64_t>(objects.size());
-    if (same) {
-      for (int64_t i = 0; i < r.objects_done; ++i) digest_.Add(objects[i]);
-      same = digest_.Hex() == r.done_digest;
-    }
-    if (same && r.objects_done < static_cast<int64_t>(objects.size())) {
-      const SourceObject& next = objects[r.objects_done];
-      same = r.object_key.empty() ? r.object_offset == 0
-                                  : next.key == r.object_key && next.etag == r.object_etag;
-    }
-    if (same) {
-      checkpoint_ = r;
-      first_object = static_cast<size_t>(r.objects_done);
-      start_offset = r.object_offset;
-      start_line = r.object_line;
-      prepare = false;
-      spdlog::info("task {}: table {} resumes after {} rows at object {} of {}, byte {}",
-                   env_.task_name, table_name, r.rows_loaded, first_object + 1, objects.size(),
-                   start_offset);
-    } else {
-      if (settings_.prep_mode == TargetTablePrepMode::kDoNothing && r.rows_loaded > 0) {
-        return Finish(TableOutcome::kTableError,
-                      "the objects of " + source_.owner + "." + source_.name +
-                          " changed since its interrupted load; with TargetTablePrepMode "
-                          "DO_NOTHING a reload would duplicate the " +
-                          std::to_string(r.rows_loaded) +
-                          " rows already loaded: start the task with reload-target",
-                      message);
-      }
-      spdlog::warn(
-          "task {}: the objects of table {} changed since its interrupted load: "
-          "reloading it from the start",
-          env_.task_name, table_name);
-      digest_.Reset();
-      prepare = true;
-      env_.shared.UpdateTable(request_.index,
-                              [](TableStatistics& s) { s.full_load_reloaded = true; });
-    }
+  checkpoint_ = request_.checkpoint;
+  const size_t first_object = static_cast<size_t>(checkpoint_.objects_done);
+  const int64_t start_offset = checkpoint_.object_offset;
+  const int64_t start_line = checkpoint_.object_line;
+  for (size_t i = 0; i < first_object && i < objects.size(); ++i) digest_.Add(objects[i]);
+  if (first_object > 0 || start_offset > 0) {
+    spdlog::info("task {}: table {} slice {} resumes after {} rows at object {} of {}, byte {}",
+                 env_.task_name, table_name, checkpoint_.slice, checkpoint_.rows_loaded,
+                 first_object + 1, objects.size(), start_offset);
   }
 
   const TimePoint started =
       checkpoint_.full_load_start ? *checkpoint_.full_load_start : Clock::Now();
   checkpoint_.full_load_start = started;
+  if (request_.table->abandoned()) return Finish(TableOutcome::kAbandoned, "", message);
   env_.shared.UpdateTable(request_.index, [&](TableStatistics& s) {
-    s.table_state = std::string(kTableFullLoad);
-    s.full_load_start = started;
-    s.full_load_rows = checkpoint_.rows_loaded;
-    s.full_load_error_rows = checkpoint_.rows_rejected;
-    s.objects_done = static_cast<int64_t>(first_object);
-    int64_t done_bytes = start_offset;
-    for (size_t i = 0; i < first_object; ++i) done_bytes += static_cast<int64_t>(objects[i].size);
-    s.bytes_read = done_bytes;
+    if (s.table_state != kTableError) s.table_state = std::string(kTableFullLoad);
+    if (!s.full_load_start || *s.full_load_start > started) s.full_load_start = started;
   });
 
-  if (prepare) {
-    Status st = Prepare();
-    if (!st.ok()) {
-      return Finish(
-          settings_.table_error_policy == ErrorPolicy::kStopTask ? TableOutcome::kFatal
-                                                                 : TableOutcome::kTableError,
-          "preparing " + table_name + " (" + "TargetTablePrepMode): " + st.ToString(), message);
-    }
-    checkpoint_.table_state = "loading";
+  Status prep = request_.table->PrepareOnce(
+      [this](const std::vector<TableCheckpoint>& plan) { return Prepare(plan); });
+  if (!prep.ok()) {
+    if (request_.table->abandoned()) return Finish(TableOutcome::kAbandoned, "", message);
+    return Finish(
+        settings_.table_error_policy == ErrorPolicy::kStopTask ? TableOutcome::kFatal
+                                                               : TableOutcome::kTableError,
+        "preparing " + table_name + " (" + "TargetTablePrepMode): " + prep.ToString(), message);
   }
   pending_ = checkpoint_;
-  if (objects.empty()) {
+  if (objects.empty() && checkpoint_.plan_objects == 0) {
     spdlog::warn("task {}: table {} has no objects under s3://{}/{}: loaded 0 rows", env_.task_name,
                  table_name, bucket_,
                  JoinFolder(env_.definition.source.s3.bucket_folder, source_.path));
@@ -643,7 +637,11 @@ TableOutcome TableLoad::Run(std::string* message) {
   csv::TokenizerOptions topt;
   topt.buffer_size = env_.options.read_buffer_bytes;
   for (size_t i = first_object; i < objects.size(); ++i) {
-    if (env_.shared.stop_requested() || env_.shared.failed()) {
+    if (env_.shared.stop_requested() || env_.shared.failed() || request_.table->abandoned()) {
+      if (request_.table->abandoned()) {
+        RollbackBatch();
+        return Finish(TableOutcome::kAbandoned, "", message);
+      }
       Status st = CommitBatch("loading");
       return Finish(st.ok() ? TableOutcome::kStopped : TableOutcome::kTableError,
                     st.ok() ? "stopped" : st.ToString(), message);
@@ -664,6 +662,7 @@ TableOutcome TableLoad::Run(std::string* message) {
             : env_.store.Get(bucket_, object_->key, range);
     if (!reader.ok()) {
       RollbackBatch();
+      resumable_ = true;
       return Finish(
           settings_.table_error_policy == ErrorPolicy::kStopTask ? TableOutcome::kFatal
                                                                  : TableOutcome::kTableError,
@@ -706,6 +705,7 @@ TableOutcome TableLoad::Run(std::string* message) {
                           ", column " + std::to_string(e.column) + ": " + e.message + " [" +
                           std::string(csv::CsvErrorKindName(e.kind)) + "]";
         if (e.kind == csv::CsvErrorKind::kReadError) {
+          resumable_ = true;
           return Finish(TableOutcome::kTableError, msg, message);
         }
         return Finish(TableOutcome::kFatal, msg, message);
@@ -713,6 +713,9 @@ TableOutcome TableLoad::Run(std::string* message) {
       switch (verdict_) {
         case Verdict::kContinue:
           break;
+        case Verdict::kAbandoned:
+          RollbackBatch();
+          return Finish(TableOutcome::kAbandoned, "", message);
         case Verdict::kStopped: {
           Status st = CommitBatch("loading");
           return Finish(st.ok() ? TableOutcome::kStopped : TableOutcome::kTableError,
@@ -744,7 +747,7 @@ TableOutcome TableLoad::Run(std::string* message) {
     pending_.object_etag.clear();
     pending_.object_offset = 0;
     pending_.object_line = 1;
-    env_.shared.UpdateTable(request_.index, [&](TableStatistics& t) { t.objects_done = i + 1; });
+    env_.shared.UpdateTable(request_.index, [&](TableStatistics& t) { ++t.objects_done; });
   }
   if (objects.empty()) pending_.done_digest = digest_.Hex();
   Status st = CommitBatch("completed");
@@ -754,19 +757,21 @@ TableOutcome TableLoad::Run(std::string* message) {
                                                                  : TableOutcome::kTableError,
                   "committing " + table_name + ": " + st.ToString(), message);
   }
-  spdlog::info("task {}: table {} completed: {} rows loaded, {} rejected{}", env_.task_name,
-               table_name, checkpoint_.rows_loaded, checkpoint_.rows_rejected,
-               rows_filtered_
-                   ? ", " + std::to_string(rows_filtered_) + " left out by the selection filters"
-                   : std::string());
+  spdlog::info(
+      "task {}: table {} {} completed: {} rows loaded, {} rejected{}", env_.task_name, table_name,
+      checkpoint_.plan_objects > 0 ? "slice " + std::to_string(checkpoint_.slice)
+                                   : std::string("load"),
+      checkpoint_.rows_loaded, checkpoint_.rows_rejected,
+      rows_filtered_ ? ", " + std::to_string(rows_filtered_) + " left out by the selection filters"
+                     : std::string());
   return Finish(TableOutcome::kCompleted, "", message);
 }
 
 }  // namespace
 
-std::string DoneObjectsDigest(const std::vector<SourceObject>& objects, size_t count) {
+std::string ObjectsDigest(const std::vector<SourceObject>& objects, size_t first, size_t count) {
   DoneDigest d;
-  for (size_t i = 0; i < count && i < objects.size(); ++i) d.Add(objects[i]);
+  for (size_t i = first; i < first + count && i < objects.size(); ++i) d.Add(objects[i]);
   return d.Hex();
 }
 

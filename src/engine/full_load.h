@@ -5,7 +5,9 @@
 
 #include <atomic>
 #include <functional>
+#include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -45,13 +47,44 @@ struct SourceObject {
   uint64_t size = 0;
 };
 
-enum class TableOutcome { kCompleted, kTableError, kFatal, kStopped };
+// kAbandoned: another slice of the same table failed, and this one stopped without touching the
+// table's statistics (the failing slice reports the table's error).
+enum class TableOutcome { kCompleted, kTableError, kFatal, kStopped, kAbandoned };
 
+// What the slices of one table share while it loads. Thread-safe.
+class TableRun {
+ public:
+  // `plan`: every slice's first checkpoint, written by the preparation (empty when resuming).
+  // `remaining`: slices still to complete.
+  TableRun(bool prepare, std::vector<TableCheckpoint> plan, int remaining)
+      : prepare_(prepare), plan_(std::move(plan)), remaining_(remaining) {}
+
+  // Runs `prepare(plan)` once, for the first slice that starts: the table's TargetTablePrepMode
+  // DDL together with the plan's first checkpoints. Later slices wait for it and get its status.
+  Status PrepareOnce(const std::function<Status(const std::vector<TableCheckpoint>&)>& prepare);
+  // A slice is about to commit its last rows: true when it is the table's last slice to do so
+  // (the one that completes the table).
+  bool FinishSlice();
+  // One slice failed: the others stop at their next check.
+  void Abandon() { abandoned_ = true; }
+  bool abandoned() const { return abandoned_; }
+
+ private:
+  std::mutex mu_;
+  bool prepare_;                       // guarded by mu_; false once done
+  std::optional<Status> prep_status_;  // guarded by mu_
+  const std::vector<TableCheckpoint> plan_;
+  int remaining_;  // guarded by mu_: slices not yet completed
+  std::atomic<bool> abandoned_{false};
+};
+
+// One slice of a table to load.
 struct TableLoadRequest {
-  size_t index = 0;                       // into TaskDefinition::mapped_tables and statistics
-  std::vector<SourceObject> objects;      // key order
-  std::optional<TableCheckpoint> resume;  // continue from here instead of preparing the table
-  bool prepare = true;                    // apply TargetTablePrepMode first
+  size_t index = 0;                   // into TaskDefinition::mapped_tables and statistics
+  std::vector<SourceObject> objects;  // the slice's objects, key order
+  TableCheckpoint checkpoint;         // the slice's committed position (fresh: its plan row)
+  std::shared_ptr<TableRun> table;    // shared by the table's slices
+  int64_t bytes = 0;                  // what it has left to read (scheduling)
 };
 
 struct LoadEnvironment {
@@ -63,8 +96,8 @@ struct LoadEnvironment {
   TaskShared& shared;
 };
 
-// Loads one table on the given connection (owned by the calling worker thread). On kTableError
-// and kFatal, the message says where and why; the table's statistics are already updated.
+// Loads one slice of a table on the given connection (owned by the calling worker thread). On
+// kTableError and kFatal, the message says where and why; the table's statistics are updated.
 TableOutcome LoadTable(const LoadEnvironment& env, pg::Connection& conn,
                        const TableLoadRequest& request, std::string* message);
 
@@ -76,7 +109,7 @@ std::string AddPrimaryKeySql(const MappedTable& table);
 // "folder/" + path, with the folder's slashes normalized; "" folder gives path.
 std::string JoinFolder(std::string_view folder, std::string_view path);
 
-// hex MD5 fingerprint of done objects (see TableCheckpoint::done_digest).
-std::string DoneObjectsDigest(const std::vector<SourceObject>& objects, size_t count);
+// hex MD5 over "key\0etag\n" of objects[first, first + count) (TableCheckpoint's digests).
+std::string ObjectsDigest(const std::vector<SourceObject>& objects, size_t first, size_t count);
 
 }  // namespace opendms::engine

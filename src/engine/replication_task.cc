@@ -176,13 +176,51 @@ Json TableStatisticsJson(const TaskSnapshot& snap) {
 
 namespace {
 
-// Bytes a load request still has to read.
-int64_t RemainingBytes(const TableLoadRequest& r) {
-  int64_t bytes = 0;
-  const size_t first = r.resume ? static_cast<size_t>(r.resume->objects_done) : 0;
-  for (size_t i = first; i < r.objects.size(); ++i)
-    bytes += static_cast<int64_t>(r.objects[i].size);
-  if (r.resume) bytes -= r.resume->object_offset;
+// Splits a table's objects into contiguous slices of about `target_bytes` (never splitting an
+// object), each one's first checkpoint. A table with no objects has one empty slice.
+std::vector<TableCheckpoint> PlanSlices(const std::vector<SourceObject>& objects,
+                                        int64_t target_bytes) {
+  int64_t total = 0;
+  for (const SourceObject& o : objects) total += static_cast<int64_t>(o.size);
+  int64_t n = target_bytes > 0 ? (total + target_bytes / 2) / target_bytes : 1;
+  n = std::clamp<int64_t>(n, 1, std::max<int64_t>(1, static_cast<int64_t>(objects.size())));
+  TableCheckpoint base;
+  base.table_state = "loading";
+  base.plan_objects = static_cast<int64_t>(objects.size());
+  base.plan_digest = ObjectsDigest(objects, 0, objects.size());
+  base.done_digest = ObjectsDigest(objects, 0, 0);
+  // Slice k ends once the running total reaches k/n of the table, taking at least one object
+  // and leaving at least one for each later slice.
+  std::vector<size_t> ends;
+  size_t next = 0;
+  int64_t cumulative = 0;
+  for (int64_t k = 1; k < n; ++k) {
+    const int64_t goal = total * k / n;
+    do {
+      cumulative += static_cast<int64_t>(objects[next++].size);
+    } while (next < objects.size() - static_cast<size_t>(n - k) && cumulative < goal);
+    ends.push_back(next);
+  }
+  ends.push_back(objects.size());
+  std::vector<TableCheckpoint> slices;
+  size_t first = 0;
+  for (size_t k = 0; k < ends.size(); ++k) {
+    TableCheckpoint c = base;
+    c.slice = static_cast<int>(k);
+    c.slice_first = static_cast<int64_t>(first);
+    c.slice_objects = static_cast<int64_t>(ends[k] - first);
+    first = ends[k];
+    slices.push_back(std::move(c));
+  }
+  return slices;
+}
+
+// Bytes of a slice's objects before its checkpoint's position.
+int64_t BytesDone(const std::vector<SourceObject>& objects, const TableCheckpoint& c) {
+  int64_t bytes = c.object_offset;
+  for (int64_t i = 0; i < c.objects_done && i < static_cast<int64_t>(objects.size()); ++i) {
+    bytes += static_cast<int64_t>(objects[i].size);
+  }
   return bytes;
 }
 
@@ -201,6 +239,8 @@ class ReplicationTask::Impl {
   static std::vector<TableStatistics> InitialStatistics(const TaskDefinition& def);
   Result<pg::Connection> Connect() const;
   void Worker();
+  // A table went to "Table error": applies TableErrorPolicy and TableErrorEscalationCount.
+  void CountTableError(const std::string& message);
   void SetStatus(std::string status);
 
   const TaskDefinition& def_;
@@ -313,17 +353,21 @@ void ReplicationTask::Impl::Worker() {
     if (outcome == TableOutcome::kFatal) {
       shared_.Fail(message);
     } else if (outcome == TableOutcome::kTableError) {
-      const TaskSettings& s = def_.task.settings;
-      std::lock_guard lock(mu_);
-      ++table_errors_;
-      if (s.table_error_policy == ErrorPolicy::kStopTask) {
-        shared_.Fail(message + " (TableErrorPolicy STOP_TASK)");
-      } else if (s.table_error_escalation_count > 0 &&
-                 table_errors_ >= s.table_error_escalation_count) {
-        shared_.Fail(message + " (TableErrorEscalationCount " +
-                     std::to_string(s.table_error_escalation_count) + " reached)");
-      }
+      CountTableError(message);
     }
+  }
+}
+
+void ReplicationTask::Impl::CountTableError(const std::string& message) {
+  const TaskSettings& s = def_.task.settings;
+  std::lock_guard lock(mu_);
+  ++table_errors_;
+  if (s.table_error_policy == ErrorPolicy::kStopTask) {
+    shared_.Fail(message + " (TableErrorPolicy STOP_TASK)");
+  } else if (s.table_error_escalation_count > 0 &&
+             table_errors_ >= s.table_error_escalation_count) {
+    shared_.Fail(message + " (TableErrorEscalationCount " +
+                 std::to_string(s.table_error_escalation_count) + " reached)");
   }
 }
 
@@ -383,12 +427,11 @@ Result<TaskSnapshot> ReplicationTask::Impl::Run() {
   }
 
   // List every table's objects first: the full load reads what exists when it starts.
-  std::vector<TableLoadRequest> requests;
+  std::vector<std::vector<SourceObject>> listed(def_.mapped_tables.size());
+  int64_t bytes_to_load = 0;
   for (size_t i = 0; i < def_.mapped_tables.size(); ++i) {
     const MappedTable& table = def_.mapped_tables[i];
     const TableDefinition& source = def_.tables.tables[table.source_table_index];
-    TableLoadRequest req;
-    req.index = i;
     const std::string prefix = JoinFolder(def_.source.s3.bucket_folder, source.path);
     objectstore::ListOptions lo;
     lo.prefix = prefix;
@@ -402,34 +445,116 @@ Result<TaskSnapshot> ReplicationTask::Impl::Run() {
       }
       for (const objectstore::ObjectInfo& o : page->objects) {
         if (!o.key.empty() && o.key.back() == '/') continue;  // folder marker, no data
-        req.objects.push_back({o.key, o.etag, o.size});
+        listed[i].push_back({o.key, o.etag, o.size});
         bytes += static_cast<int64_t>(o.size);
       }
       if (!page->truncated) break;
       lo.start_after = page->next_start_after;
     }
+    shared_.UpdateTable(i, [&](TableStatistics& s) {
+      s.bytes_total = bytes;
+      s.objects_total = static_cast<int64_t>(listed[i].size());
+    });
+    bytes_to_load += bytes;
+  }
+  // Tables load in slices of about 1/8 of a subtask's share, so that the subtasks finish close
+  // together instead of one large table loading alone at the end. Slices are whole objects.
+  const int64_t slice_bytes = std::max<int64_t>(
+      options_.min_slice_bytes, bytes_to_load / (8 * std::max(1, settings.max_full_load_subtasks)));
+
+  std::vector<TableLoadRequest> requests;
+  for (size_t i = 0; i < def_.mapped_tables.size(); ++i) {
+    const MappedTable& table = def_.mapped_tables[i];
+    const std::vector<SourceObject>& objects = listed[i];
+    const std::string table_name = table.target_schema + "." + table.target_table;
+    std::vector<TableCheckpoint> slices;
+    bool prepare = true;
     auto it = checkpoints->find({table.target_schema, table.target_table});
-    if (it != checkpoints->end()) {
-      if (it->second.table_state == "completed") {
+    if (it != checkpoints->end() && !it->second.empty()) {
+      const std::vector<TableCheckpoint>& rows = it->second;
+      int64_t rows_loaded = 0, rows_rejected = 0, bytes_done = 0, objects_done = 0;
+      bool completed = true, error = false;
+      std::optional<TimePoint> start, end;
+      const bool same_plan = rows.front().plan_objects == static_cast<int64_t>(objects.size()) &&
+                             rows.front().plan_digest == ObjectsDigest(objects, 0, objects.size());
+      for (const TableCheckpoint& c : rows) {
+        rows_loaded += c.rows_loaded;
+        rows_rejected += c.rows_rejected;
+        completed = completed && c.table_state == "completed";
+        error = error || c.table_state == "error";
+        if (c.full_load_start && (!start || *c.full_load_start < *start)) start = c.full_load_start;
+        if (c.full_load_end && (!end || *c.full_load_end > *end)) end = c.full_load_end;
+        if (same_plan) {
+          std::vector<SourceObject> mine(objects.begin() + c.slice_first,
+                                         objects.begin() + c.slice_first + c.slice_objects);
+          bytes_done += BytesDone(mine, c);
+          objects_done += c.objects_done;
+        }
+      }
+      if (completed) {  // left alone, as DMS leaves completed tables
         shared_.UpdateTable(i, [&](TableStatistics& s) {
           s.table_state = std::string(kTableCompleted);
-          s.full_load_rows = it->second.rows_loaded;
-          s.full_load_error_rows = it->second.rows_rejected;
-          s.full_load_start = it->second.full_load_start;
-          s.full_load_end = it->second.full_load_end;
-          s.bytes_total = s.bytes_read = bytes;
-          s.objects_total = s.objects_done = static_cast<int64_t>(req.objects.size());
+          s.full_load_rows = rows_loaded;
+          s.full_load_error_rows = rows_rejected;
+          s.full_load_start = start;
+          s.full_load_end = end;
+          s.bytes_read = s.bytes_total;
+          s.objects_done = s.objects_total;
         });
         continue;
       }
-      if (it->second.table_state == "loading") req.resume = it->second;
+      if (!error && same_plan) {
+        slices = rows;
+        prepare = false;
+        shared_.UpdateTable(i, [&](TableStatistics& s) {
+          s.full_load_rows = rows_loaded;
+          s.full_load_error_rows = rows_rejected;
+          s.bytes_read = bytes_done;
+          s.objects_done = objects_done;
+        });
+      } else if (!error) {
+        // The objects changed since the table's load was planned: it loads again from the start.
+        if (settings.prep_mode == TargetTablePrepMode::kDoNothing && rows_loaded > 0) {
+          const std::string message =
+              "the objects of " + table_name +
+              " changed since its interrupted load; with TargetTablePrepMode DO_NOTHING a reload "
+              "would duplicate the " +
+              std::to_string(rows_loaded) +
+              " rows already loaded: start the task with reload-target";
+          spdlog::error("task {}: table {} failed: {}", def_.task.identifier, table_name, message);
+          shared_.UpdateTable(i, [&](TableStatistics& s) {
+            s.table_state = std::string(kTableError);
+            s.error_message = message;
+          });
+          CountTableError(message);
+          continue;
+        }
+        spdlog::warn(
+            "task {}: the objects of table {} changed since its interrupted load: "
+            "reloading it from the start",
+            def_.task.identifier, table_name);
+        shared_.UpdateTable(i, [](TableStatistics& s) { s.full_load_reloaded = true; });
+      }
       // "error": loaded again from the start, prep mode applies.
     }
-    shared_.UpdateTable(i, [&](TableStatistics& s) {
-      s.bytes_total = bytes;
-      s.objects_total = static_cast<int64_t>(req.objects.size());
-    });
-    requests.push_back(std::move(req));
+    if (prepare) slices = PlanSlices(objects, slice_bytes);
+    int remaining = 0;
+    for (const TableCheckpoint& c : slices) remaining += c.table_state == "completed" ? 0 : 1;
+    auto run = std::make_shared<TableRun>(
+        prepare, prepare ? slices : std::vector<TableCheckpoint>{}, remaining);
+    for (const TableCheckpoint& c : slices) {
+      if (c.table_state == "completed") continue;
+      TableLoadRequest req;
+      req.index = i;
+      req.objects.assign(objects.begin() + c.slice_first,
+                         objects.begin() + c.slice_first + c.slice_objects);
+      req.checkpoint = c;
+      req.table = run;
+      req.bytes = 0;
+      for (const SourceObject& o : req.objects) req.bytes += static_cast<int64_t>(o.size);
+      req.bytes -= BytesDone(req.objects, c);
+      requests.push_back(std::move(req));
+    }
   }
   // Target schemas are created once here: concurrent CREATE SCHEMA IF NOT EXISTS can collide.
   {
@@ -444,14 +569,19 @@ Result<TaskSnapshot> ReplicationTask::Impl::Run() {
     }
   }
   // Load order: higher load-order first (mapped_tables is already in that order). Among tables
-  // of equal load-order, which DMS leaves unordered, the largest go first: the subtasks then
-  // finish close together instead of one large table loading alone at the end.
+  // of equal load-order, which DMS leaves unordered, slices go round-robin over the tables (the
+  // subtasks rarely write the same table at once), the tables with most left to load first.
+  std::vector<int64_t> table_bytes(def_.mapped_tables.size(), 0);
+  for (const TableLoadRequest& r : requests) table_bytes[r.index] += r.bytes;
   std::stable_sort(requests.begin(), requests.end(),
                    [&](const TableLoadRequest& a, const TableLoadRequest& b) {
                      const int64_t oa = def_.mapped_tables[a.index].load_order;
                      const int64_t ob = def_.mapped_tables[b.index].load_order;
                      if (oa != ob) return oa > ob;
-                     return RemainingBytes(a) > RemainingBytes(b);
+                     if (a.checkpoint.slice != b.checkpoint.slice) {
+                       return a.checkpoint.slice < b.checkpoint.slice;
+                     }
+                     return table_bytes[a.index] > table_bytes[b.index];
                    });
   {
     std::lock_guard lock(mu_);
@@ -459,9 +589,9 @@ Result<TaskSnapshot> ReplicationTask::Impl::Run() {
     state_.status = "running";
     state_.full_load_start_date = Clock::Now();
   }
-  spdlog::info("task {}: {} full load of {} tables ({} to load), {} subtasks", def_.task.identifier,
-               StartTypeName(options_.start_type), def_.mapped_tables.size(), requests.size(),
-               settings.max_full_load_subtasks);
+  spdlog::info("task {}: {} full load of {} tables ({} slices to load), {} subtasks",
+               def_.task.identifier, StartTypeName(options_.start_type), def_.mapped_tables.size(),
+               requests.size(), settings.max_full_load_subtasks);
   const size_t workers =
       std::max<size_t>(1, std::min<size_t>(settings.max_full_load_subtasks, requests.size()));
   std::vector<std::thread> threads;

@@ -70,6 +70,7 @@ class EngineTest : public testing::PgTest {
     RunOptions options;
     options.start_type = start;
     options.read_buffer_bytes = read_buffer_bytes_;
+    options.min_slice_bytes = min_slice_bytes_;
     ReplicationTask task_run(definition_, store ? *store : *store_, options);
     auto snap = task_run.Run();
     EXPECT_TRUE(snap.ok()) << snap.status().ToString();
@@ -86,6 +87,7 @@ class EngineTest : public testing::PgTest {
   std::unique_ptr<objectstore::ObjectStore> store_;
   TaskDefinition definition_;
   size_t read_buffer_bytes_ = 1 << 20;
+  int64_t min_slice_bytes_ = int64_t{32} << 20;
 };
 
 }  // namespace opendms::engine

@@ -369,13 +369,24 @@ TEST_F(FullLoad, ResumeProcessingOfATaskThatNeverRanIsRefused) {
   EXPECT_NE(r.status().message().find("start-replication"), std::string::npos);
 }
 
-TEST_F(FullLoad, ResumeAfterAReadFailureContinuesAtTheNextRowExactlyOnce) {
+// 3000 orders (ids 1..3000) in `parts` objects of whole rows, LOAD1.csv, LOAD2.csv, …
+std::vector<std::string> OrderObjects(int parts) {
   std::string data;
   for (int i = 1; i <= 3000; ++i) data += std::to_string(i) + ",n" + std::to_string(i) + ",1.00,\n";
-  // Split on a row boundary so both objects hold whole rows.
-  size_t cut = data.find('\n', data.size() / 2) + 1;
-  Put("public/orders/LOAD1.csv", data.substr(0, cut));
-  Put("public/orders/LOAD2.csv", data.substr(cut));
+  std::vector<std::string> out;
+  size_t from = 0;
+  for (int p = 1; p <= parts; ++p) {
+    size_t to = p == parts ? data.size() : data.find('\n', data.size() * p / parts) + 1;
+    out.push_back(data.substr(from, to - from));
+    from = to;
+  }
+  return out;
+}
+
+TEST_F(FullLoad, ResumeAfterAReadFailureContinuesAtTheNextRowExactlyOnce) {
+  std::vector<std::string> parts = OrderObjects(2);
+  Put("public/orders/LOAD1.csv", parts[0]);
+  Put("public/orders/LOAD2.csv", parts[1]);
   objectstore::FaultInjectingStore faulty(*store_);
   objectstore::FaultSpec fault;
   fault.kind = objectstore::FaultSpec::Kind::kFailRead;
@@ -393,14 +404,111 @@ TEST_F(FullLoad, ResumeAfterAReadFailureContinuesAtTheNextRowExactlyOnce) {
   EXPECT_GT(loaded_before, 1500);  // LOAD1 and part of LOAD2 were committed
   EXPECT_LT(loaded_before, 3000);
   EXPECT_EQ(Scalar("SELECT count(*) FROM public.orders"), std::to_string(loaded_before));
+  // A row only a reload (DROP_AND_CREATE) would remove: the resume must keep it.
+  ASSERT_TRUE(conn().Execute("INSERT INTO public.orders VALUES (99999, 'marker', 0)").ok());
 
   faulty.Clear();
   s = Run(Source(kOrders), Task(IncludeAll(), settings), StartType::kResumeProcessing, &faulty);
   ASSERT_EQ(s.status, "stopped") << s.last_failure_message;
   EXPECT_EQ(s.tables[0].table_state, "Table completed");
+  EXPECT_FALSE(s.tables[0].full_load_reloaded);
+  EXPECT_EQ(s.tables[0].full_load_rows, 3000);
+  EXPECT_EQ(Scalar("SELECT count(*) || ' ' || count(DISTINCT id) || ' ' || sum(id) FROM "
+                   "public.orders WHERE id < 99999"),
+            "3000 3000 4501500");
+  EXPECT_EQ(Scalar("SELECT count(*) FROM public.orders WHERE id = 99999"), "1");
+}
+
+TEST_F(FullLoad, SlicesOfOneTableLoadInParallelAndCompleteItOnce) {
+  std::vector<std::string> parts = OrderObjects(6);
+  for (size_t i = 0; i < parts.size(); ++i)
+    Put("public/orders/LOAD" + std::to_string(i + 1) + ".csv", parts[i]);
+  min_slice_bytes_ = 1;  // one slice per object
+  Json settings = {
+      {"FullLoadSettings",
+       {{"MaxFullLoadSubTasks", 3}, {"CommitRate", 200}, {"CreatePkAfterFullLoad", true}}}};
+  TaskSnapshot s = Run(Source(kOrders), Task(IncludeAll(), settings));
+  ASSERT_EQ(s.status, "stopped") << s.last_failure_message;
+  EXPECT_EQ(s.stop_reason, "Stop Reason FULL_LOAD_ONLY_FINISHED");
+  EXPECT_EQ(s.tables[0].table_state, "Table completed");
+  EXPECT_EQ(s.tables[0].full_load_rows, 3000);
+  EXPECT_EQ(s.tables[0].objects_done, 6);
+  EXPECT_EQ(s.full_load_progress_percent, 100);
   EXPECT_EQ(
       Scalar("SELECT count(*) || ' ' || count(DISTINCT id) || ' ' || sum(id) FROM public.orders"),
       "3000 3000 4501500");
+  EXPECT_EQ(Scalar("SELECT count(*) || ' ' || sum(rows_loaded) || ' ' || string_agg(DISTINCT "
+                   "table_state, ',') FROM public.opendms_full_load_checkpoints"),
+            "6 3000 completed");
+  // The last slice to complete added the primary key, once.
+  EXPECT_EQ(Scalar("SELECT count(*) FROM pg_constraint WHERE contype = 'p' AND "
+                   "conrelid = 'public.orders'::regclass"),
+            "1");
+}
+
+TEST_F(FullLoad, ResumeOfASlicedTableContinuesEverySliceExactlyOnce) {
+  std::vector<std::string> parts = OrderObjects(4);
+  for (size_t i = 0; i < parts.size(); ++i)
+    Put("public/orders/LOAD" + std::to_string(i + 1) + ".csv", parts[i]);
+  objectstore::FaultInjectingStore faulty(*store_);
+  objectstore::FaultSpec fault;
+  fault.kind = objectstore::FaultSpec::Kind::kFailRead;
+  fault.key_substring = "LOAD3";
+  fault.after_bytes = 9000;
+  faulty.Arm(fault);
+  min_slice_bytes_ = 1;
+  read_buffer_bytes_ = 4096;
+  Json settings = {{"FullLoadSettings", {{"MaxFullLoadSubTasks", 2}, {"CommitRate", 100}}}};
+  TaskSnapshot s =
+      Run(Source(kOrders), Task(IncludeAll(), settings), StartType::kStartReplication, &faulty);
+  ASSERT_EQ(s.tables[0].table_state, "Table error") << s.last_failure_message;
+  EXPECT_NE(s.tables[0].error_message.find("LOAD3.csv failed after 9000 bytes"), std::string::npos)
+      << s.tables[0].error_message;
+  EXPECT_LT(s.tables[0].full_load_rows, 3000);
+  EXPECT_EQ(Scalar("SELECT count(*) FROM public.orders"),
+            std::to_string(s.tables[0].full_load_rows));
+  ASSERT_TRUE(conn().Execute("INSERT INTO public.orders VALUES (99999, 'marker', 0)").ok());
+
+  faulty.Clear();
+  s = Run(Source(kOrders), Task(IncludeAll(), settings), StartType::kResumeProcessing, &faulty);
+  ASSERT_EQ(s.status, "stopped") << s.last_failure_message;
+  EXPECT_EQ(s.tables[0].table_state, "Table completed");
+  EXPECT_FALSE(s.tables[0].full_load_reloaded);
+  EXPECT_EQ(s.tables[0].full_load_rows, 3000);
+  EXPECT_EQ(s.tables[0].objects_done, 4);
+  EXPECT_EQ(Scalar("SELECT count(*) || ' ' || count(DISTINCT id) || ' ' || sum(id) FROM "
+                   "public.orders WHERE id < 99999"),
+            "3000 3000 4501500");
+  EXPECT_EQ(Scalar("SELECT count(*) FROM public.orders WHERE id = 99999"), "1");
+}
+
+TEST_F(FullLoad, ResumeReloadsATableWhoseObjectsChangedSinceItsLoadWasPlanned) {
+  std::vector<std::string> parts = OrderObjects(2);
+  Put("public/orders/LOAD1.csv", parts[0]);
+  Put("public/orders/LOAD2.csv", parts[1]);
+  objectstore::FaultInjectingStore faulty(*store_);
+  objectstore::FaultSpec fault;
+  fault.kind = objectstore::FaultSpec::Kind::kFailRead;
+  fault.key_substring = "LOAD2";
+  fault.after_bytes = 9000;
+  faulty.Arm(fault);
+  read_buffer_bytes_ = 4096;
+  Json settings = {{"FullLoadSettings", {{"CommitRate", 100}}}};
+  TaskSnapshot s =
+      Run(Source(kOrders), Task(IncludeAll(), settings), StartType::kStartReplication, &faulty);
+  ASSERT_EQ(s.tables[0].table_state, "Table error");
+  ASSERT_TRUE(conn().Execute("INSERT INTO public.orders VALUES (99999, 'marker', 0)").ok());
+  // LOAD1 is rewritten with one row fewer (a new ETag): the loaded rows no longer match it.
+  Put("public/orders/LOAD1.csv", parts[0].substr(parts[0].find('\n') + 1));
+
+  faulty.Clear();
+  s = Run(Source(kOrders), Task(IncludeAll(), settings), StartType::kResumeProcessing, &faulty);
+  ASSERT_EQ(s.status, "stopped") << s.last_failure_message;
+  EXPECT_EQ(s.tables[0].table_state, "Table completed");
+  EXPECT_TRUE(s.tables[0].full_load_reloaded);
+  EXPECT_EQ(s.tables[0].full_load_rows, 2999);
+  EXPECT_EQ(Scalar("SELECT count(*) || ' ' || min(id) || ' ' || max(id) FROM public.orders"),
+            "2999 2 3000");  // dropped and loaded again: the marker is gone
 }
 
 TEST_F(FullLoad, ResumeKeepsCompletedTablesAndReloadStartsOver) {
