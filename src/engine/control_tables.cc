@@ -242,10 +242,10 @@ Status WriteLedger(pg::Connection& conn, std::string_view control_schema,
 
 Status DeleteCdcState(pg::Connection& conn, std::string_view control_schema,
                       std::string_view task_name) {
-  RETURN_IF_ERROR(conn.Query("DELETE FROM " + Table(control_schema, kCdcStateTable) +
-                                 " WHERE task_name = $1",
-                             {std::string(task_name)})
-                      .status());
+  RETURN_IF_ERROR(
+      conn.Query("DELETE FROM " + Table(control_schema, kCdcStateTable) + " WHERE task_name = $1",
+                 {std::string(task_name)})
+          .status());
   return conn
       .Query("DELETE FROM " + Table(control_schema, kCdcLedgerTable) + " WHERE task_name = $1",
              {std::string(task_name)})
@@ -256,11 +256,11 @@ Status WriteApplyExceptions(pg::Connection& conn, std::string_view control_schem
                             std::string_view task_name, const TableKey& table,
                             const std::vector<ApplyException>& rows) {
   for (const ApplyException& row : rows) {
-    RETURN_IF_ERROR(conn.Query("INSERT INTO " + Table(control_schema, kApplyExceptionsTable) +
-                                   " VALUES ($1, $2, $3, (now() at time zone 'utc'), $4, $5)",
-                               {std::string(task_name), table.first, table.second, row.statement,
-                                row.error})
-                        .status());
+    RETURN_IF_ERROR(
+        conn.Query("INSERT INTO " + Table(control_schema, kApplyExceptionsTable) +
+                       " VALUES ($1, $2, $3, (now() at time zone 'utc'), $4, $5)",
+                   {std::string(task_name), table.first, table.second, row.statement, row.error})
+            .status());
   }
   return Status::Ok();
 }

@@ -68,10 +68,10 @@ std::string TaskShared::failure_message() const {
 Status TableRun::PrepareOnce(
     const std::function<Status(const std::vector<TableCheckpoint>&)>& prepare) {
   std::lock_guard lock(mu_);
-  if (prep_status_) return *prep_status_;
-  prep_status_ = prepare_ ? prepare(plan_) : Status::Ok();
-  prepare_ = false;
-  return *prep_status_;
+  if (!prepare_) return Status::Ok();
+  Status st = prepare(plan_);
+  if (st.ok()) prepare_ = false;
+  return st;
 }
 
 bool TableRun::FinishSlice() {
@@ -562,6 +562,11 @@ bool TableLoad::OnRow(std::span<const csv::Field> fields, const csv::RowInfo& ro
 
 TableOutcome TableLoad::Finish(TableOutcome outcome, std::string msg, std::string* message) {
   const std::string table_name = table_.target_schema + "." + table_.target_table;
+  if ((outcome == TableOutcome::kTableError || outcome == TableOutcome::kFatal) &&
+      !conn_.IsHealthy()) {
+    // The target went away: whatever failed, the committed checkpoint stands.
+    outcome = TableOutcome::kRecoverable;
+  }
   switch (outcome) {
     case TableOutcome::kCompleted:
       if (last_slice_) {
@@ -578,6 +583,7 @@ TableOutcome TableLoad::Finish(TableOutcome outcome, std::string msg, std::strin
       });
       break;
     case TableOutcome::kAbandoned:
+    case TableOutcome::kRecoverable:
       break;
     case TableOutcome::kTableError:
     case TableOutcome::kFatal: {

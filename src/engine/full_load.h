@@ -55,7 +55,9 @@ struct SourceObject {
 
 // kAbandoned: another slice of the same table failed, and this one stopped without touching the
 // table's statistics (the failing slice reports the table's error).
-enum class TableOutcome { kCompleted, kTableError, kFatal, kStopped, kAbandoned };
+// kRecoverable: the target connection broke; the slice's committed checkpoint is good and the
+// slice should run again from it once the target is back (RecoverableError* settings).
+enum class TableOutcome { kCompleted, kTableError, kFatal, kStopped, kAbandoned, kRecoverable };
 
 // What the slices of one table share while it loads. Thread-safe.
 class TableRun {
@@ -65,8 +67,9 @@ class TableRun {
   TableRun(bool prepare, std::vector<TableCheckpoint> plan, int remaining)
       : prepare_(prepare), plan_(std::move(plan)), remaining_(remaining) {}
 
-  // Runs `prepare(plan)` once, for the first slice that starts: the table's TargetTablePrepMode
-  // DDL together with the plan's first checkpoints. Later slices wait for it and get its status.
+  // Runs `prepare(plan)` for the first slice that starts: the table's TargetTablePrepMode DDL
+  // together with the plan's first checkpoints. Later slices wait for it; once it succeeded it
+  // is not run again (a failure is not remembered: the next slice tries again).
   Status PrepareOnce(const std::function<Status(const std::vector<TableCheckpoint>&)>& prepare);
   // A slice is about to commit its last rows: true when it is the table's last slice to do so
   // (the one that completes the table).
@@ -91,6 +94,7 @@ struct TableLoadRequest {
   TableCheckpoint checkpoint;         // the slice's committed position (fresh: its plan row)
   std::shared_ptr<TableRun> table;    // shared by the table's slices
   int64_t bytes = 0;                  // what it has left to read (scheduling)
+  bool reread_checkpoint = false;     // retry after a recoverable error: read it again first
 };
 
 struct LoadEnvironment {

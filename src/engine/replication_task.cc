@@ -263,6 +263,9 @@ class ReplicationTask::Impl {
   void Worker();
   // Change processing after the full load (or alone): runs it and sets the final status.
   Result<TaskSnapshot> FinishWithCdc(bool fresh);
+  // Waits RecoverableErrorInterval after a recoverable error (the target connection broke);
+  // false once RecoverableErrorCount retries are used up (or the task is stopping).
+  bool RecoverableBackoff(const Status& error);
   // A table went to "Table error": applies TableErrorPolicy and TableErrorEscalationCount.
   void CountTableError(const std::string& message);
   void SetStatus(std::string status);
@@ -277,6 +280,7 @@ class ReplicationTask::Impl {
   TaskSnapshot state_;                  // guarded by mu_ (tables come from shared_)
   std::deque<TableLoadRequest> queue_;  // guarded by mu_
   int table_errors_ = 0;                // guarded by mu_
+  int recoverable_errors_ = 0;          // guarded by mu_
   std::chrono::steady_clock::time_point started_;
 };
 
@@ -359,9 +363,19 @@ void ReplicationTask::Impl::Worker() {
       queue_.pop_front();
     }
     if (shared_.failed() || shared_.stop_requested()) continue;  // stays "Before load"
+    auto requeue = [&] {
+      request.reread_checkpoint = true;
+      std::lock_guard lock(mu_);
+      queue_.push_front(std::move(request));
+    };
     if (!conn || !conn->IsHealthy()) {
+      conn.reset();
       auto c = Connect();
       if (!c.ok()) {
+        if (c.status().code() == ErrorCode::kConnectionError && RecoverableBackoff(c.status())) {
+          requeue();
+          continue;
+        }
         shared_.UpdateTable(request.index, [&](TableStatistics& t) {
           t.table_state = std::string(kTableError);
           t.error_message = c.status().ToString();
@@ -373,15 +387,61 @@ void ReplicationTask::Impl::Worker() {
       // See full_load.cc: intermediate commits need not wait for the WAL flush.
       (void)conn->Execute("SET synchronous_commit = off");
     }
+    if (request.reread_checkpoint) {
+      // After a lost connection: where the slice stands is what the target committed.
+      auto checkpoints = ReadCheckpoints(*conn, control_schema_, def_.task.identifier);
+      if (!checkpoints.ok()) {
+        if (!conn->IsHealthy() && RecoverableBackoff(checkpoints.status())) {
+          requeue();
+          continue;
+        }
+        shared_.Fail(checkpoints.status().message());
+        return;
+      }
+      const MappedTable& t = def_.mapped_tables[request.index];
+      auto it = checkpoints->find({t.target_schema, t.target_table});
+      if (it != checkpoints->end()) {
+        for (const TableCheckpoint& c : it->second) {
+          if (c.slice == request.checkpoint.slice) request.checkpoint = c;
+        }
+      }
+      request.reread_checkpoint = false;
+    }
     LoadEnvironment env{def_, store_, options_, def_.task.identifier, control_schema_, shared_};
     std::string message;
     TableOutcome outcome = LoadTable(env, *conn, request, &message);
-    if (outcome == TableOutcome::kFatal) {
+    if (outcome == TableOutcome::kRecoverable) {
+      conn.reset();
+      if (RecoverableBackoff(Status::ConnectionError(message))) {
+        requeue();
+        continue;
+      }
+      shared_.Fail(message + " (RecoverableErrorCount " +
+                   std::to_string(def_.task.settings.recoverable_error_count) + " reached)");
+    } else if (outcome == TableOutcome::kFatal) {
       shared_.Fail(message);
     } else if (outcome == TableOutcome::kTableError) {
       CountTableError(message);
     }
   }
+}
+
+bool ReplicationTask::Impl::RecoverableBackoff(const Status& error) {
+  const TaskSettings& s = def_.task.settings;
+  int n = 0;
+  {
+    std::lock_guard lock(mu_);
+    if (s.recoverable_error_count >= 0 && recoverable_errors_ >= s.recoverable_error_count) {
+      return false;
+    }
+    n = ++recoverable_errors_;
+  }
+  spdlog::warn("task {}: {} (recoverable error {}; retrying in {} s)", def_.task.identifier,
+               error.message(), n, s.recoverable_error_interval);
+  for (int i = 0; i < s.recoverable_error_interval * 10 && !shared_.stop_requested(); ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  return !shared_.stop_requested();
 }
 
 void ReplicationTask::Impl::CountTableError(const std::string& message) {
