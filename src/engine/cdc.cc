@@ -186,6 +186,7 @@ struct TableState {
   std::string staging;                 // temp table name
   bool batch = false;                  // set-based apply
   bool suspended = false;
+  std::string suspend_reason;
   uint64_t prepared_generation = 0;  // connection generation its statements were prepared on
   // Per batch:
   std::string arena, keys;
@@ -266,6 +267,7 @@ class CdcRun {
   int64_t data_errors_ = 0;
   int64_t apply_errors_ = 0;
   int64_t other_table_rows_ = 0;
+  std::vector<size_t> suspended_to_record_;  // written to awsdms_suspended_tables at next commit
   std::vector<std::string_view> field_views_;
   std::unique_ptr<bool[]> field_nulls_;
   size_t field_nulls_size_ = 0;
@@ -648,13 +650,12 @@ CdcRun::ApplyVerdict CdcRun::Suspend(size_t t, const std::string& why) {
     fatal_ = why + " (TableErrorPolicy STOP_TASK)";
     return ApplyVerdict::kFatal;
   }
+  // Takes effect at the next commit (statistics, awsdms_suspended_tables): a batch of several
+  // objects is first retried object by object, so that the table keeps the changes before the
+  // one that suspends it.
   table.suspended = true;
-  spdlog::error("task {}: table {}.{} suspended: {}", env_.task_name, table.mapped->target_schema,
-                table.mapped->target_table, why);
-  env_.shared.UpdateTable(t, [&](TableStatistics& s) {
-    s.table_state = std::string(kTableError);
-    s.error_message = why;
-  });
+  table.suspend_reason = why;
+  suspended_to_record_.push_back(t);
   return ApplyVerdict::kRetryBatch;
 }
 
@@ -1069,6 +1070,15 @@ Result<CdcRun::ApplyVerdict> CdcRun::ApplySetBased(size_t t, std::vector<uint32_
 }
 
 Result<CdcRun::ApplyVerdict> CdcRun::ApplyBatch(std::vector<BatchObject>& batch) {
+  // Staging tables and prepared statements outside the transaction: a rollback must not take
+  // them away.
+  {
+    std::vector<bool> used(tables_.size(), false);
+    for (const Change& c : changes_) used[c.table] = true;
+    for (size_t t = 0; t < tables_.size(); ++t) {
+      if (used[t]) RETURN_IF_ERROR(PrepareTable(t));
+    }
+  }
   RETURN_IF_ERROR(conn_->Execute("BEGIN"));
   // Set-based tables first (their own changes in order), then the rest change by change in the
   // order of the objects.
@@ -1126,7 +1136,44 @@ Result<CdcRun::ApplyVerdict> CdcRun::ApplyBatch(std::vector<BatchObject>& batch)
     entries.push_back(std::move(e));
   }
   RETURN_IF_ERROR(WriteLedger(*conn_, env_.control_schema, env_.task_name, entries));
+  // DMS's optional control tables, when enabled, in the same transaction.
+  {
+    const OptionalControlTables& opt = env_.optional_tables;
+    std::optional<TimePoint> newest, oldest;
+    int64_t bytes = 0, changes = 0;
+    for (const BatchObject& o : batch) {
+      if (!newest || o.info.last_modified > *newest) newest = o.info.last_modified;
+      if (!oldest || o.info.last_modified < *oldest) oldest = o.info.last_modified;
+      bytes += static_cast<int64_t>(o.info.size);
+      changes += o.inserts + o.updates + o.deletes;
+    }
+    RETURN_IF_ERROR(
+        WriteTxnState(*conn_, env_.control_schema, opt, env_.task_name, next.checkpoint));
+    RETURN_IF_ERROR(WriteStatusRow(*conn_, env_.control_schema, opt, env_.task_name,
+                                   StatusRow{"CHANGE PROCESSING", next.position_key, newest, newest,
+                                             static_cast<int64_t>(pending_.size())}));
+    const int64_t latency =
+        oldest ? std::chrono::duration_cast<std::chrono::seconds>(Clock::Now() - *oldest).count()
+               : 0;
+    RETURN_IF_ERROR(AddHistory(*conn_, env_.control_schema, opt, env_.task_name,
+                               "CHANGE PROCESSING", changes, bytes, latency));
+    for (size_t t : suspended_to_record_) {
+      RETURN_IF_ERROR(WriteSuspendedTable(
+          *conn_, env_.control_schema, opt, env_.task_name,
+          {tables_[t].mapped->target_schema, tables_[t].mapped->target_table}, "APPLY_ERROR"));
+    }
+  }
   RETURN_IF_ERROR(conn_->Execute("COMMIT"));
+  for (size_t t : suspended_to_record_) {
+    const TableState& table = tables_[t];
+    spdlog::error("task {}: table {}.{} suspended: {}", env_.task_name, table.mapped->target_schema,
+                  table.mapped->target_table, table.suspend_reason);
+    env_.shared.UpdateTable(t, [&](TableStatistics& s) {
+      s.table_state = std::string(kTableError);
+      s.error_message = table.suspend_reason;
+    });
+  }
+  suspended_to_record_.clear();
   const TimePoint committed = Clock::Now();
   state_ = std::move(next);
   for (const BatchObject& o : batch) ledger_[o.info.key].push_back(o.info.etag);
@@ -1224,6 +1271,11 @@ CdcEnd CdcRun::Run(bool fresh) {
         continue;
       }
       loaded = true;
+      Status status = WriteStatusRow(
+          *conn_, env_.control_schema, env_.optional_tables, env_.task_name,
+          StatusRow{"CHANGE PROCESSING", state_.position_key, std::nullopt, std::nullopt, 0});
+      if (!status.ok())
+        return Fail("writing " + std::string(kStatusTable) + ": " + status.message());
     }
     Status st = ListNew();
     const auto now = std::chrono::steady_clock::now();
@@ -1300,7 +1352,16 @@ CdcEnd CdcRun::Run(bool fresh) {
                     v.status().message());
       }
       if (*v == ApplyVerdict::kFatal) return Fail(fatal_);
-      if (*v == ApplyVerdict::kRetryBatch) continue;
+      if (*v == ApplyVerdict::kRetryBatch) {
+        if (batch.size() > 1) {
+          // Find the object that suspends the table: undo the suspensions, retry the first
+          // object alone (the rest follow as later batches).
+          for (size_t t : suspended_to_record_) tables_[t].suspended = false;
+          suspended_to_record_.clear();
+          batch.resize(1);
+        }
+        continue;
+      }
       if (!fatal.empty()) return Fail(fatal);
       retries = 0;
       // Done with these objects.

@@ -56,6 +56,7 @@ struct CdcEnvironment {
   std::string control_schema;
   TaskShared& shared;
   std::function<Result<pg::Connection>()> connect;
+  const OptionalControlTables& optional_tables;
 };
 
 // Runs change processing until it is stopped, fails, reaches the CdcStopPosition or (with

@@ -265,6 +265,135 @@ Status WriteApplyExceptions(pg::Connection& conn, std::string_view control_schem
   return Status::Ok();
 }
 
+Status EnsureOptionalControlTables(pg::Connection& conn, std::string_view control_schema,
+                                   const OptionalControlTables& t) {
+  std::string sql;
+  if (t.status) {
+    sql += "CREATE TABLE IF NOT EXISTS " + Table(control_schema, kStatusTable) +
+           " (server_name varchar(128) NOT NULL, task_name varchar(128) NOT NULL,"
+           " task_status varchar(32), status_time timestamp, pending_changes int8,"
+           " disk_swap_size int8, task_memory int8, source_current_position varchar(128),"
+           " source_current_timestamp timestamp, source_tail_position varchar(128),"
+           " source_tail_timestamp timestamp, source_timestamp_applied timestamp);\n"
+           "CREATE UNIQUE INDEX IF NOT EXISTS awsdms_status_task_status_index ON " +
+           Table(control_schema, kStatusTable) + " (server_name, task_name);\n";
+  }
+  if (t.suspended_tables) {
+    sql += "CREATE TABLE IF NOT EXISTS " + Table(control_schema, kSuspendedTablesTable) +
+           " (server_name varchar(128) NOT NULL, task_name varchar(128) NOT NULL,"
+           " table_owner varchar(128) NOT NULL, table_name varchar(128) NOT NULL,"
+           " suspend_reason varchar(32), suspend_timestamp timestamp);\n"
+           "CREATE UNIQUE INDEX IF NOT EXISTS awsdms_suspended_tables_task_suspended_tables_index"
+           " ON " +
+           Table(control_schema, kSuspendedTablesTable) +
+           " (server_name, task_name, table_owner, table_name);\n";
+  }
+  if (t.history) {
+    sql += "CREATE TABLE IF NOT EXISTS " + Table(control_schema, kHistoryTable) +
+           " (server_name varchar(128) NOT NULL, task_name varchar(128) NOT NULL,"
+           " timeslot_type varchar(32) NOT NULL, timeslot timestamp NOT NULL,"
+           " timeslot_duration int8, timeslot_latency int8, timeslot_records int8,"
+           " timeslot_volume int8);\n"
+           "CREATE UNIQUE INDEX IF NOT EXISTS awsdms_history_task_history_index ON " +
+           Table(control_schema, kHistoryTable) +
+           " (server_name, task_name, timeslot_type, timeslot);\n";
+  }
+  if (t.txn_state) {
+    sql += "CREATE TABLE IF NOT EXISTS " + Table(control_schema, kTxnStateTable) +
+           " (\"SERVER_NAME\" varchar(128) NOT NULL, \"TASK_NAME\" varchar(128) NOT NULL,"
+           " \"STATE_TIME\" timestamp NOT NULL, \"CHECKPOINT\" varchar(1024) NOT NULL);\n"
+           "CREATE UNIQUE INDEX IF NOT EXISTS awsdms_txn_state_task_recovery_index ON " +
+           Table(control_schema, kTxnStateTable) + " (\"SERVER_NAME\", \"TASK_NAME\");\n";
+  }
+  if (sql.empty()) return Status::Ok();
+  Status st = conn.Execute(sql);
+  if (!st.ok() && st.message().find("23505") != std::string::npos) return conn.Execute(sql);
+  return st;
+}
+
+Status WriteStatusRow(pg::Connection& conn, std::string_view control_schema,
+                      const OptionalControlTables& t, std::string_view task_name,
+                      const StatusRow& row) {
+  if (!t.status) return Status::Ok();
+  auto utc = [](const std::optional<TimePoint>& tp) -> std::optional<std::string> {
+    if (!tp) return std::nullopt;
+    std::string iso = FormatIso8601(*tp);
+    return iso.substr(0, iso.size() - 1);  // without the Z: a UTC timestamp
+  };
+  return conn
+      .Query("INSERT INTO " + Table(control_schema, kStatusTable) +
+                 " (server_name, task_name, task_status, status_time, pending_changes,"
+                 " disk_swap_size, task_memory, source_current_position,"
+                 " source_current_timestamp, source_tail_position, source_tail_timestamp,"
+                 " source_timestamp_applied) VALUES ($1, $2, $3, (now() at time zone 'utc'), $4,"
+                 " 0, 0, $5, $6::timestamp, $5, $6::timestamp, $7::timestamp)"
+                 " ON CONFLICT (server_name, task_name) DO UPDATE SET"
+                 " task_status = EXCLUDED.task_status, status_time = EXCLUDED.status_time,"
+                 " pending_changes = EXCLUDED.pending_changes,"
+                 " source_current_position = EXCLUDED.source_current_position,"
+                 " source_current_timestamp = EXCLUDED.source_current_timestamp,"
+                 " source_tail_position = EXCLUDED.source_tail_position,"
+                 " source_tail_timestamp = EXCLUDED.source_tail_timestamp,"
+                 " source_timestamp_applied = EXCLUDED.source_timestamp_applied",
+             {t.server_name, std::string(task_name), row.task_status, Text(row.pending_changes),
+              row.current_position.substr(0, 128), utc(row.current_timestamp),
+              utc(row.applied_timestamp)})
+      .status();
+}
+
+Status WriteSuspendedTable(pg::Connection& conn, std::string_view control_schema,
+                           const OptionalControlTables& t, std::string_view task_name,
+                           const TableKey& table, std::string_view reason) {
+  if (!t.suspended_tables) return Status::Ok();
+  return conn
+      .Query("INSERT INTO " + Table(control_schema, kSuspendedTablesTable) +
+                 " VALUES ($1, $2, $3, $4, $5, (now() at time zone 'utc'))"
+                 " ON CONFLICT (server_name, task_name, table_owner, table_name) DO UPDATE SET"
+                 " suspend_reason = EXCLUDED.suspend_reason,"
+                 " suspend_timestamp = EXCLUDED.suspend_timestamp",
+             {t.server_name, std::string(task_name), table.first, table.second,
+              std::string(reason.substr(0, 32))})
+      .status();
+}
+
+Status AddHistory(pg::Connection& conn, std::string_view control_schema,
+                  const OptionalControlTables& t, std::string_view task_name, std::string_view type,
+                  int64_t records, int64_t volume_bytes, int64_t latency_seconds) {
+  if (!t.history) return Status::Ok();
+  const std::string slot_seconds = std::to_string(int64_t{t.history_timeslot_minutes} * 60);
+  return conn
+      .Query("INSERT INTO " + Table(control_schema, kHistoryTable) +
+                 " VALUES ($1, $2, $3, to_timestamp(floor(extract(epoch from now()) / " +
+                 slot_seconds + ") * " + slot_seconds +
+                 ") at time zone 'utc', $4, $5, $6, $7)"
+                 " ON CONFLICT (server_name, task_name, timeslot_type, timeslot) DO UPDATE SET"
+                 " timeslot_latency = greatest(" +
+                 Table(control_schema, kHistoryTable) +
+                 ".timeslot_latency, EXCLUDED.timeslot_latency), timeslot_records = " +
+                 Table(control_schema, kHistoryTable) +
+                 ".timeslot_records + EXCLUDED.timeslot_records, timeslot_volume = " +
+                 Table(control_schema, kHistoryTable) +
+                 ".timeslot_volume + EXCLUDED.timeslot_volume",
+             {t.server_name, std::string(task_name), std::string(type),
+              Text(t.history_timeslot_minutes), Text(latency_seconds), Text(records),
+              Text(volume_bytes / (1024 * 1024))})
+      .status();
+}
+
+Status WriteTxnState(pg::Connection& conn, std::string_view control_schema,
+                     const OptionalControlTables& t, std::string_view task_name,
+                     std::string_view checkpoint) {
+  if (!t.txn_state) return Status::Ok();
+  return conn
+      .Query("INSERT INTO " + Table(control_schema, kTxnStateTable) +
+                 " VALUES ($1, $2, (now() at time zone 'utc'), $3)"
+                 " ON CONFLICT (\"SERVER_NAME\", \"TASK_NAME\") DO UPDATE SET"
+                 " \"STATE_TIME\" = EXCLUDED.\"STATE_TIME\","
+                 " \"CHECKPOINT\" = EXCLUDED.\"CHECKPOINT\"",
+             {t.server_name, std::string(task_name), std::string(checkpoint)})
+      .status();
+}
+
 Status WriteRejectedRows(pg::Connection& conn, std::string_view control_schema,
                          std::string_view task_name, const TableKey& table,
                          const std::vector<RejectedRow>& rows) {

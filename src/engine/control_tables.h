@@ -17,6 +17,12 @@ inline constexpr std::string_view kLoadExceptionsTable = "awsdms_full_load_excep
 inline constexpr std::string_view kCdcStateTable = "opendms_cdc_state";
 inline constexpr std::string_view kCdcLedgerTable = "opendms_cdc_ledger";
 inline constexpr std::string_view kApplyExceptionsTable = "awsdms_apply_exceptions";
+// DMS's optional control tables (ControlTablesSettings, TaskRecoveryTableEnabled), for tasks that
+// do CDC, with DMS's DDL.
+inline constexpr std::string_view kStatusTable = "awsdms_status";
+inline constexpr std::string_view kSuspendedTablesTable = "awsdms_suspended_tables";
+inline constexpr std::string_view kHistoryTable = "awsdms_history";
+inline constexpr std::string_view kTxnStateTable = "awsdms_txn_state";
 
 // Where one slice of a table's full load stands, committed in the same transaction as the rows it
 // counts. A table's objects (in key order, as listed when its load was planned) are split into
@@ -116,6 +122,37 @@ struct ApplyException {
 Status WriteApplyExceptions(pg::Connection& conn, std::string_view control_schema,
                             std::string_view task_name, const TableKey& table,
                             const std::vector<ApplyException>& rows);
+
+// Which optional control tables a task keeps (from its settings), and the server_name column's
+// value (this host's name).
+struct OptionalControlTables {
+  bool status = false, suspended_tables = false, history = false, txn_state = false;
+  int history_timeslot_minutes = 5;
+  std::string server_name;
+  bool any() const { return status || suspended_tables || history || txn_state; }
+};
+Status EnsureOptionalControlTables(pg::Connection& conn, std::string_view control_schema,
+                                   const OptionalControlTables& tables);
+// awsdms_status: task_status is "FULL LOAD" or "CHANGE PROCESSING".
+struct StatusRow {
+  std::string task_status, current_position;
+  std::optional<TimePoint> current_timestamp, applied_timestamp;
+  int64_t pending_changes = 0;
+};
+Status WriteStatusRow(pg::Connection& conn, std::string_view control_schema,
+                      const OptionalControlTables& tables, std::string_view task_name,
+                      const StatusRow& row);
+Status WriteSuspendedTable(pg::Connection& conn, std::string_view control_schema,
+                           const OptionalControlTables& tables, std::string_view task_name,
+                           const TableKey& table, std::string_view reason);
+// Adds to the current HistoryTimeslotInMinutes slot of `type` ("CHANGE PROCESSING", "FULL LOAD").
+Status AddHistory(pg::Connection& conn, std::string_view control_schema,
+                  const OptionalControlTables& tables, std::string_view task_name,
+                  std::string_view type, int64_t records, int64_t volume_bytes,
+                  int64_t latency_seconds);
+Status WriteTxnState(pg::Connection& conn, std::string_view control_schema,
+                     const OptionalControlTables& tables, std::string_view task_name,
+                     std::string_view checkpoint);
 
 // Inserts rejected rows; call inside the transaction that commits the rows around them.
 Status WriteRejectedRows(pg::Connection& conn, std::string_view control_schema,

@@ -597,6 +597,11 @@ TableOutcome TableLoad::Finish(TableOutcome outcome, std::string msg, std::strin
         Status st = WriteCheckpoint(conn_, env_.control_schema, env_.task_name, key_, failed);
         if (!st.ok()) spdlog::error("task {}: {}", env_.task_name, st.ToString());
       }
+      if (conn_.IsHealthy()) {
+        Status st = WriteSuspendedTable(conn_, env_.control_schema, env_.optional_tables,
+                                        env_.task_name, key_, "TABLE_ERROR");
+        if (!st.ok()) spdlog::error("task {}: {}", env_.task_name, st.ToString());
+      }
       env_.shared.UpdateTable(request_.index, [&](TableStatistics& s) {
         s.table_state = std::string(kTableError);
         s.error_message = msg;

@@ -104,6 +104,7 @@ struct LoadEnvironment {
   std::string task_name;
   std::string control_schema;
   TaskShared& shared;
+  const OptionalControlTables& optional_tables;
 };
 
 // Loads one slice of a table on the given connection (owned by the calling worker thread). On

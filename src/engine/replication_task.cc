@@ -9,6 +9,8 @@
 #include <set>
 #include <thread>
 
+#include <unistd.h>
+
 #include "engine/cdc.h"
 #include "engine/engine.h"
 #include "engine/full_load.h"
@@ -275,6 +277,7 @@ class ReplicationTask::Impl {
   const RunOptions options_;
   TaskShared shared_;
   std::string control_schema_;
+  OptionalControlTables optional_;  // DMS's optional control tables the task keeps
 
   mutable std::mutex mu_;
   TaskSnapshot state_;                  // guarded by mu_ (tables come from shared_)
@@ -407,7 +410,8 @@ void ReplicationTask::Impl::Worker() {
       }
       request.reread_checkpoint = false;
     }
-    LoadEnvironment env{def_, store_, options_, def_.task.identifier, control_schema_, shared_};
+    LoadEnvironment env{def_,    store_,   options_, def_.task.identifier, control_schema_,
+                        shared_, optional_};
     std::string message;
     TableOutcome outcome = LoadTable(env, *conn, request, &message);
     if (outcome == TableOutcome::kRecoverable) {
@@ -488,6 +492,26 @@ Result<TaskSnapshot> ReplicationTask::Impl::Run() {
   if (!st.ok()) {
     fail("creating control tables in schema " + control_schema_ + ": " + st.message());
     return Snapshot();
+  }
+  if (type != MigrationType::kFullLoad) {
+    // DMS keeps these only for tasks that do CDC, and only when enabled.
+    optional_.status = settings.status_table_enabled;
+    optional_.suspended_tables = settings.suspended_tables_table_enabled;
+    optional_.history = settings.history_table_enabled;
+    optional_.txn_state = settings.task_recovery_table_enabled;
+    optional_.history_timeslot_minutes = settings.history_timeslot_minutes;
+    char host[256] = {};
+    ::gethostname(host, sizeof host - 1);
+    optional_.server_name = host;
+    st = EnsureOptionalControlTables(*control, control_schema_, optional_);
+    if (st.ok() && type == MigrationType::kFullLoadAndCdc) {
+      st = WriteStatusRow(*control, control_schema_, optional_, def_.task.identifier,
+                          StatusRow{"FULL LOAD", "", std::nullopt, std::nullopt, 0});
+    }
+    if (!st.ok()) {
+      fail("creating control tables in schema " + control_schema_ + ": " + st.message());
+      return Snapshot();
+    }
   }
   auto checkpoints = ReadCheckpoints(*control, control_schema_, def_.task.identifier);
   if (!checkpoints.ok()) {
@@ -761,10 +785,14 @@ Result<TaskSnapshot> ReplicationTask::Impl::Run() {
 }
 
 Result<TaskSnapshot> ReplicationTask::Impl::FinishWithCdc(bool fresh) {
-  CdcEnvironment env{
-      def_, store_, options_, def_.task.identifier, control_schema_, shared_, [this] {
-        return Connect();
-      }};
+  CdcEnvironment env{def_,
+                     store_,
+                     options_,
+                     def_.task.identifier,
+                     control_schema_,
+                     shared_,
+                     [this] { return Connect(); },
+                     optional_};
   const CdcEnd end = RunCdc(env, fresh);
   {
     std::lock_guard lock(mu_);

@@ -269,6 +269,34 @@ TEST_P(Cdc, ObjectsLandingWhileTheTaskRunsArePickedUp) {
   EXPECT_EQ(result.cdc.latency_ms.size(), 30u);
 }
 
+TEST_P(Cdc, DmsOptionalControlTablesWhenEnabled) {
+  Put("changes/CDC0001.csv", "I,orders,public,1,ann,1.00,\nI,orders,public,2,bo,2.00,\n");
+  Put("changes/CDC0002.csv", "U,orders,public,7,ghost,1.00,\n");  // no such row
+  Json settings = {
+      {"TargetMetadata", {{"TaskRecoveryTableEnabled", true}}},
+      {"ControlTablesSettings",
+       {{"StatusTableEnabled", true},
+        {"SuspendedTablesTableEnabled", true},
+        {"HistoryTableEnabled", true}}},
+      {"ErrorBehavior", {{"ApplyErrorUpdatePolicy", "SUSPEND_TABLE"}}}};
+  TaskSnapshot s = Run(CdcSource(), CdcTask(settings));
+  ASSERT_EQ(s.status, "stopped") << s.last_failure_message;
+  EXPECT_EQ(s.tables[0].table_state, "Table error");
+  EXPECT_EQ(Scalar("SELECT \"CHECKPOINT\" FROM public.awsdms_txn_state WHERE \"TASK_NAME\" = "
+                   "'cdc-task'"),
+            s.recovery_checkpoint);
+  EXPECT_EQ(Scalar("SELECT task_status || ' ' || source_current_position FROM "
+                   "public.awsdms_status WHERE task_name = 'cdc-task'"),
+            "CHANGE PROCESSING changes/CDC0002.csv");
+  EXPECT_EQ(Scalar("SELECT timeslot_type || ' ' || sum(timeslot_records) FROM "
+                   "public.awsdms_history GROUP BY timeslot_type"),
+            "CHANGE PROCESSING 2");
+  EXPECT_EQ(Scalar("SELECT table_owner || '.' || table_name || ' ' || suspend_reason FROM "
+                   "public.awsdms_suspended_tables"),
+            "public.orders APPLY_ERROR");
+  EXPECT_EQ(Orders(), "1:ann:1.00:- 2:bo:2.00:-");
+}
+
 INSTANTIATE_TEST_SUITE_P(Apply, Cdc, ::testing::Values(true, false),
                          [](const ::testing::TestParamInfo<bool>& info) {
                            return info.param ? "Batch" : "Transactional";
