@@ -1416,6 +1416,7 @@ CdcEnd CdcRun::Run(bool fresh) {
       }
       if (!fatal.empty()) return Fail(fatal);
       retries = 0;
+      last_activity = std::chrono::steady_clock::now();  // idle counts from the last commit
       // Done with these objects.
       for (const BatchObject& o : batch) queued_.erase(o.info.key);
       if (!late_.empty() && !batch.empty() && batch.front().outcome != "applied") {

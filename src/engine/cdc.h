@@ -48,15 +48,9 @@ Result<CdcStopAt> ParseCdcStopPosition(std::string_view text);
 // How change processing ended. kFailed: TaskShared::Fail was called with the reason.
 enum class CdcEnd { kStopRequested, kIdle, kServerTime, kCommitTime, kFailed };
 
-struct CdcEnvironment {
-  const TaskDefinition& definition;
-  objectstore::ObjectStore& store;
-  const RunOptions& options;
-  std::string task_name;
-  std::string control_schema;
-  TaskShared& shared;
+// The task's environment (full_load.h) and how to open a target connection.
+struct CdcEnvironment : LoadEnvironment {
   std::function<Result<pg::Connection>()> connect;
-  const OptionalControlTables& optional_tables;
 };
 
 // Runs change processing until it is stopped, fails, reaches the CdcStopPosition or (with

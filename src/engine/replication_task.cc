@@ -785,14 +785,9 @@ Result<TaskSnapshot> ReplicationTask::Impl::Run() {
 }
 
 Result<TaskSnapshot> ReplicationTask::Impl::FinishWithCdc(bool fresh) {
-  CdcEnvironment env{def_,
-                     store_,
-                     options_,
-                     def_.task.identifier,
-                     control_schema_,
-                     shared_,
-                     [this] { return Connect(); },
-                     optional_};
+  CdcEnvironment env{
+      {def_, store_, options_, def_.task.identifier, control_schema_, shared_, optional_},
+      [this] { return Connect(); }};
   const CdcEnd end = RunCdc(env, fresh);
   {
     std::lock_guard lock(mu_);

@@ -11,15 +11,6 @@
 namespace opendms::engine {
 namespace {
 
-// public.orders: id INT4 pk, name STRING(10), amount NUMERIC(8,2), day DATE nullable.
-const char* kOrders =
-    R"({"TableCount":"1","Tables":[{"TableName":"orders","TablePath":"public/orders/",
-  "TableOwner":"public","TableColumns":[
-   {"ColumnName":"id","ColumnType":"INT4","ColumnIsPk":"true"},
-   {"ColumnName":"name","ColumnType":"STRING","ColumnLength":"10"},
-   {"ColumnName":"amount","ColumnType":"NUMERIC","ColumnPrecision":"8","ColumnScale":"2"},
-   {"ColumnName":"day","ColumnType":"DATE","ColumnNullable":"true"}],"TableColumnsTotal":"4"}]})";
-
 // public.notes: no primary key (n INT4, text STRING(20)).
 const char* kOrdersAndNotes =
     R"({"TableCount":"2","Tables":[{"TableName":"orders","TablePath":"public/orders/",
@@ -53,15 +44,18 @@ class Cdc : public EngineTest, public ::testing::WithParamInterface<bool> {
 };
 
 TEST_P(Cdc, AppliesInsertsUpdatesAndDeletesInKeyOrder) {
-  Put("changes/CDC0001.csv", "I,orders,public,1,ann,1.00,\nI,orders,public,2,bo,2.00,2024-01-02\n"
-                             "INSERT,orders,public,3,cy,3.00,\n");
-  Put("changes/CDC0002.csv", "u,orders,public,2,bob,20.50,2024-02-02\ndelete,orders,public,3,cy,3.00,\n"
-                             "I,orders,public,4,di,4.00,\n");
+  Put("changes/CDC0001.csv",
+      "I,orders,public,1,ann,1.00,\nI,orders,public,2,bo,2.00,2024-01-02\n"
+      "INSERT,orders,public,3,cy,3.00,\n");
+  Put("changes/CDC0002.csv",
+      "u,orders,public,2,bob,20.50,2024-02-02\ndelete,orders,public,3,cy,3.00,\n"
+      "I,orders,public,4,di,4.00,\n");
   // Within one object (and one batch): insert, update, delete of the same key nets to nothing;
   // update-then-update keeps the last image.
-  Put("changes/CDC0003.csv", "I,orders,public,5,ed,5.00,\nU,orders,public,5,ed2,5.00,\n"
-                             "D,orders,public,5,ed2,5.00,\nU,orders,public,1,ann2,1.50,\n"
-                             "U,orders,public,1,ann3,1.75,\n");
+  Put("changes/CDC0003.csv",
+      "I,orders,public,5,ed,5.00,\nU,orders,public,5,ed2,5.00,\n"
+      "D,orders,public,5,ed2,5.00,\nU,orders,public,1,ann2,1.50,\n"
+      "U,orders,public,1,ann3,1.75,\n");
   TaskSnapshot s = Run(CdcSource(), CdcTask());
   ASSERT_EQ(s.status, "stopped") << s.last_failure_message;
   EXPECT_EQ(s.stop_reason, "Stop Reason NORMAL");
@@ -193,8 +187,9 @@ TEST_P(Cdc, LateAndOverwrittenObjectsUnderSkipAndStopTask) {
 TEST_P(Cdc, ApplyErrorPoliciesDecideAndRecordInApplyExceptions) {
   Put("public/orders/LOAD1.csv", "1,ann,1.00,\n");
   // Insert of an existing key; update and delete of a missing one.
-  Put("changes/CDC0001.csv", "I,orders,public,1,dup,9.00,\nU,orders,public,5,ghost,5.00,\n"
-                             "D,orders,public,6,gone,6.00,\nI,orders,public,2,bo,2.00,\n");
+  Put("changes/CDC0001.csv",
+      "I,orders,public,1,dup,9.00,\nU,orders,public,5,ghost,5.00,\n"
+      "D,orders,public,6,gone,6.00,\nI,orders,public,2,bo,2.00,\n");
   TaskSnapshot s = Run(CdcSource(), CdcTask({}, "pol", "full-load-and-cdc"));
   ASSERT_EQ(s.status, "stopped") << s.last_failure_message;
   // Defaults: insert LOG_ERROR, update LOG_ERROR, delete IGNORE_RECORD.
@@ -207,9 +202,9 @@ TEST_P(Cdc, ApplyErrorPoliciesDecideAndRecordInApplyExceptions) {
             "\"name\" = 'ghost', \"amount\" = '5.00', \"day\" = NULL WHERE \"id\" = '5'");
 
   // INSERT_RECORD and UPDATE_RECORD turn them into upserts.
-  Json upsert = {{"ErrorBehavior",
-                  {{"ApplyErrorInsertPolicy", "INSERT_RECORD"},
-                   {"ApplyErrorUpdatePolicy", "UPDATE_RECORD"}}}};
+  Json upsert = {
+      {"ErrorBehavior",
+       {{"ApplyErrorInsertPolicy", "INSERT_RECORD"}, {"ApplyErrorUpdatePolicy", "UPDATE_RECORD"}}}};
   s = Run(CdcSource(), CdcTask(upsert, "pol2", "full-load-and-cdc"));
   ASSERT_EQ(s.status, "stopped") << s.last_failure_message;
   EXPECT_EQ(Orders(), "1:dup:9.00:- 2:bo:2.00:- 5:ghost:5.00:-");
@@ -234,8 +229,9 @@ TEST_P(Cdc, TablesWithoutAPrimaryKeyApplyChangeByChange) {
 }
 
 TEST_P(Cdc, ValueErrorsFollowDataErrorPolicyAndRowsForOtherTablesAreCounted) {
-  Put("changes/CDC0001.csv", "I,orders,public,1,ann,abc,\nI,orders,public,2,bo,2.00,\n"
-                             "I,unknown,public,1,x\n");
+  Put("changes/CDC0001.csv",
+      "I,orders,public,1,ann,abc,\nI,orders,public,2,bo,2.00,\n"
+      "I,unknown,public,1,x\n");
   TaskSnapshot s = Run(CdcSource(), CdcTask());
   ASSERT_EQ(s.status, "stopped") << s.last_failure_message;
   EXPECT_EQ(Orders(), "2:bo:2.00:-");
@@ -272,13 +268,12 @@ TEST_P(Cdc, ObjectsLandingWhileTheTaskRunsArePickedUp) {
 TEST_P(Cdc, DmsOptionalControlTablesWhenEnabled) {
   Put("changes/CDC0001.csv", "I,orders,public,1,ann,1.00,\nI,orders,public,2,bo,2.00,\n");
   Put("changes/CDC0002.csv", "U,orders,public,7,ghost,1.00,\n");  // no such row
-  Json settings = {
-      {"TargetMetadata", {{"TaskRecoveryTableEnabled", true}}},
-      {"ControlTablesSettings",
-       {{"StatusTableEnabled", true},
-        {"SuspendedTablesTableEnabled", true},
-        {"HistoryTableEnabled", true}}},
-      {"ErrorBehavior", {{"ApplyErrorUpdatePolicy", "SUSPEND_TABLE"}}}};
+  Json settings = {{"TargetMetadata", {{"TaskRecoveryTableEnabled", true}}},
+                   {"ControlTablesSettings",
+                    {{"StatusTableEnabled", true},
+                     {"SuspendedTablesTableEnabled", true},
+                     {"HistoryTableEnabled", true}}},
+                   {"ErrorBehavior", {{"ApplyErrorUpdatePolicy", "SUSPEND_TABLE"}}}};
   TaskSnapshot s = Run(CdcSource(), CdcTask(settings));
   ASSERT_EQ(s.status, "stopped") << s.last_failure_message;
   EXPECT_EQ(s.tables[0].table_state, "Table error");

@@ -10,6 +10,15 @@
 
 namespace opendms::engine {
 
+// public.orders: id INT4 pk, name STRING(10), amount NUMERIC(8,2), day DATE nullable.
+inline const char* kOrders =
+    R"({"TableCount":"1","Tables":[{"TableName":"orders","TablePath":"public/orders/",
+  "TableOwner":"public","TableColumns":[
+   {"ColumnName":"id","ColumnType":"INT4","ColumnIsPk":"true"},
+   {"ColumnName":"name","ColumnType":"STRING","ColumnLength":"10"},
+   {"ColumnName":"amount","ColumnType":"NUMERIC","ColumnPrecision":"8","ColumnScale":"2"},
+   {"ColumnName":"day","ColumnType":"DATE","ColumnNullable":"true"}],"TableColumnsTotal":"4"}]})";
+
 class EngineTest : public testing::PgTest {
  protected:
   void SetUp() override {
