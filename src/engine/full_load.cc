@@ -174,7 +174,11 @@ class TableLoad {
   TableOutcome Finish(TableOutcome outcome, std::string msg, std::string* message);
   void SetPositionAfter(const csv::RowInfo& row);
   void FillFieldViews(std::span<const csv::Field> fields);
+  // Encodes target column `column`, an added column (its expression's value), into buffer_
+  // after its field separator.
   ValueIssue EncodeAddedColumn(size_t column, std::span<const csv::Field> fields);
+  // The issue, with its message, of a field EncodeTo refused (or truncated): Encode again.
+  ValueIssue DescribeIssue(size_t column, const csv::Field& field);
 
   const LoadEnvironment& env_;
   pg::Connection& conn_;
@@ -191,7 +195,8 @@ class TableLoad {
 
   std::optional<pg::CopyIn> copy_;
   bool in_transaction_ = false;
-  std::string buffer_;
+  CopyBuffer buffer_;
+  std::string issue_scratch_;  // DescribeIssue's output, discarded
   int64_t rows_in_batch_ = 0;
   std::vector<RejectedRow> rejected_in_batch_;
   int64_t truncated_in_batch_ = 0;
@@ -259,7 +264,7 @@ Status TableLoad::BeginBatch() {
 Status TableLoad::CommitBatch(std::string_view state) {
   if (copy_) {
     writer_.EndStream(buffer_);
-    RETURN_IF_ERROR(copy_->Write(buffer_));
+    RETURN_IF_ERROR(copy_->Write(buffer_.view()));
     buffer_.clear();
     ASSIGN_OR_RETURN(uint64_t copied, copy_->Finish());
     copy_.reset();
@@ -420,14 +425,29 @@ void TableLoad::FillFieldViews(std::span<const csv::Field> fields) {
 }
 
 ValueIssue TableLoad::EncodeAddedColumn(size_t column, std::span<const csv::Field> fields) {
+  buffer_.Commit(writer_.BeforeField(static_cast<int>(column),
+                                     buffer_.Reserve(CopyRowWriter::kMaxFramingBytes)));
   FillFieldViews(fields);
   ExpressionContext ctx{std::span<const std::string_view>(field_views_),
                         std::span<const bool>(field_nulls_.get(), fields.size()), source_.owner,
                         source_.name};
   auto value = table_.columns[column].expression->Evaluate(ctx);
   if (!value.ok()) return ValueIssue{DataErrorKind::kInvalidValue, value.status().message()};
-  if (value->has_value()) return encoders_[column].Encode(**value, false, buffer_);
-  return encoders_[column].Encode("", true, buffer_);
+  const bool is_null = !value->has_value();
+  const std::string_view text = is_null ? std::string_view() : std::string_view(**value);
+  const ColumnEncoder& encoder = encoders_[column];
+  char* p = buffer_.Reserve(encoder.MaxEncodedSize(text.size()));
+  const DataErrorKind kind = encoder.EncodeTo(text, is_null, p);
+  buffer_.Commit(p);
+  if (kind == DataErrorKind::kNone) return {};
+  issue_scratch_.clear();
+  return encoder.Encode(text, is_null, issue_scratch_);
+}
+
+ValueIssue TableLoad::DescribeIssue(size_t column, const csv::Field& field) {
+  issue_scratch_.clear();
+  return encoders_[column].Encode(field.value, !field.quoted && field.value.empty(),
+                                  issue_scratch_);
 }
 
 bool TableLoad::OnRow(std::span<const csv::Field> fields, const csv::RowInfo& row) {
@@ -483,21 +503,28 @@ bool TableLoad::OnRow(std::span<const csv::Field> fields, const csv::RowInfo& ro
     }
   }
   const size_t row_start = buffer_.size();
-  writer_.BeginRow(buffer_);
+  buffer_.Commit(writer_.BeginRow(buffer_.Reserve(CopyRowWriter::kMaxFramingBytes)));
   bool truncated = false;
   for (size_t c = 0; c < encoders_.size(); ++c) {
-    writer_.BeforeField(static_cast<int>(c), buffer_);
-    // Built in place (no assignment): this runs for every field of every row.
     const size_t src = source_columns_[c];
-    ValueIssue issue =
-        src != SIZE_MAX
-            ? encoders_[c].Encode(fields[src].value,
-                                  !fields[src].quoted && fields[src].value.empty(), buffer_)
-            : EncodeAddedColumn(c, fields);
+    if (src != SIZE_MAX) {
+      // The common case, with one capacity check and no message: EncodeTo.
+      const csv::Field& field = fields[src];
+      const ColumnEncoder& encoder = encoders_[c];
+      char* p = buffer_.Reserve(CopyRowWriter::kMaxFramingBytes +
+                                encoder.MaxEncodedSize(field.value.size()));
+      p = writer_.BeforeField(static_cast<int>(c), p);
+      const DataErrorKind kind =
+          encoder.EncodeTo(field.value, !field.quoted && field.value.empty(), p);
+      buffer_.Commit(p);
+      if (kind == DataErrorKind::kNone) continue;
+    }
+    const ValueIssue issue =
+        src != SIZE_MAX ? DescribeIssue(c, fields[src]) : EncodeAddedColumn(c, fields);
     if (issue.ok()) continue;
     Verdict v = HandleValueIssue(issue, c, row);
     if (v != Verdict::kContinue) {
-      buffer_.resize(row_start);
+      buffer_.Truncate(row_start);
       verdict_ = v;
       return false;
     }
@@ -507,16 +534,16 @@ bool TableLoad::OnRow(std::span<const csv::Field> fields, const csv::RowInfo& ro
       continue;
     }
     // The row is skipped: drop what was encoded of it.
-    buffer_.resize(row_start);
+    buffer_.Truncate(row_start);
     SetPositionAfter(row);
     return true;
   }
-  writer_.EndRow(buffer_);
+  buffer_.Commit(writer_.EndRow(buffer_.Reserve(CopyRowWriter::kMaxFramingBytes)));
   ++rows_in_batch_;
   if (truncated) ++truncated_in_batch_;
   SetPositionAfter(row);
   if (buffer_.size() >= env_.options.copy_chunk_bytes) {
-    Status st = copy_->Write(buffer_);
+    Status st = copy_->Write(buffer_.view());
     buffer_.clear();
     if (!st.ok()) {
       verdict_message_ = st.ToString();
