@@ -179,6 +179,12 @@ class TableLoad {
   ValueIssue EncodeAddedColumn(size_t column, std::span<const csv::Field> fields);
   // The issue, with its message, of a field EncodeTo refused (or truncated): Encode again.
   ValueIssue DescribeIssue(size_t column, const csv::Field& field);
+  // Sets row_fixed_bytes_ and row_bytes_per_raw_byte_ from encoders_ and source_columns_.
+  void SetRowBound();
+  // The most bytes a row's framing and source-field columns take in buffer_.
+  size_t RowBound(const csv::RowInfo& row) const {
+    return row_fixed_bytes_ + row_bytes_per_raw_byte_ * row.raw.size();
+  }
 
   const LoadEnvironment& env_;
   pg::Connection& conn_;
@@ -189,6 +195,10 @@ class TableLoad {
   const TableKey key_;
   std::vector<ColumnEncoder> encoders_;
   std::vector<size_t> source_columns_;  // per target column: its field index, or SIZE_MAX
+  // RowBound's terms: a row's fields are disjoint parts of its raw bytes (unescaping only
+  // shortens them), so Σ MaxEncodedSize(field) ≤ fixed + per-byte × raw size.
+  size_t row_fixed_bytes_ = 0;
+  size_t row_bytes_per_raw_byte_ = 0;
   CopyRowWriter writer_;
   std::string copy_sql_;
   const std::string bucket_;
@@ -444,6 +454,26 @@ ValueIssue TableLoad::EncodeAddedColumn(size_t column, std::span<const csv::Fiel
   return encoder.Encode(text, is_null, issue_scratch_);
 }
 
+void TableLoad::SetRowBound() {
+  // MaxEncodedSize(n) is fixed + per_byte × n.
+  row_fixed_bytes_ = 2 * CopyRowWriter::kMaxFramingBytes;  // BeginRow, EndRow
+  size_t per_byte = 0;
+  std::vector<size_t> uses(source_.columns.size(), 0);  // a field may feed several columns
+  size_t most_uses = 0;
+  for (size_t c = 0; c < encoders_.size(); ++c) {
+    if (source_columns_[c] == SIZE_MAX) continue;  // added columns reserve their own room
+    const ColumnEncoder& e = encoders_[c];
+    row_fixed_bytes_ += CopyRowWriter::kMaxFramingBytes + e.MaxEncodedSize(0);
+    per_byte = std::max(per_byte, e.MaxEncodedSize(1) - e.MaxEncodedSize(0));
+    if (source_columns_[c] < uses.size()) {
+      most_uses = std::max(most_uses, ++uses[source_columns_[c]]);
+    } else {
+      most_uses = encoders_.size();  // not a field of a well-formed row; stay safe
+    }
+  }
+  row_bytes_per_raw_byte_ = per_byte * most_uses;
+}
+
 ValueIssue TableLoad::DescribeIssue(size_t column, const csv::Field& field) {
   issue_scratch_.clear();
   return encoders_[column].Encode(field.value, !field.quoted && field.value.empty(),
@@ -503,24 +533,25 @@ bool TableLoad::OnRow(std::span<const csv::Field> fields, const csv::RowInfo& ro
     }
   }
   const size_t row_start = buffer_.size();
-  buffer_.Commit(writer_.BeginRow(buffer_.Reserve(CopyRowWriter::kMaxFramingBytes)));
+  // One capacity check per row; the fields are written through `p`, committed at the row's end
+  // or before anything else touches buffer_.
+  char* p = writer_.BeginRow(buffer_.Reserve(RowBound(row)));
   bool truncated = false;
-  for (size_t c = 0; c < encoders_.size(); ++c) {
+  const size_t columns = encoders_.size();
+  for (size_t c = 0; c < columns; ++c) {
     const size_t src = source_columns_[c];
     if (src != SIZE_MAX) {
-      // The common case, with one capacity check and no message: EncodeTo.
+      // The common case: EncodeTo, no message.
       const csv::Field& field = fields[src];
-      const ColumnEncoder& encoder = encoders_[c];
-      char* p = buffer_.Reserve(CopyRowWriter::kMaxFramingBytes +
-                                encoder.MaxEncodedSize(field.value.size()));
       p = writer_.BeforeField(static_cast<int>(c), p);
       const DataErrorKind kind =
-          encoder.EncodeTo(field.value, !field.quoted && field.value.empty(), p);
-      buffer_.Commit(p);
+          encoders_[c].EncodeTo(field.value, !field.quoted && field.value.empty(), p);
       if (kind == DataErrorKind::kNone) continue;
     }
+    buffer_.Commit(p);
     const ValueIssue issue =
         src != SIZE_MAX ? DescribeIssue(c, fields[src]) : EncodeAddedColumn(c, fields);
+    p = buffer_.Reserve(RowBound(row));  // room for the rest of the row, again
     if (issue.ok()) continue;
     Verdict v = HandleValueIssue(issue, c, row);
     if (v != Verdict::kContinue) {
@@ -538,7 +569,7 @@ bool TableLoad::OnRow(std::span<const csv::Field> fields, const csv::RowInfo& ro
     SetPositionAfter(row);
     return true;
   }
-  buffer_.Commit(writer_.EndRow(buffer_.Reserve(CopyRowWriter::kMaxFramingBytes)));
+  buffer_.Commit(writer_.EndRow(p));
   ++rows_in_batch_;
   if (truncated) ++truncated_in_batch_;
   SetPositionAfter(row);
@@ -617,6 +648,7 @@ TableOutcome TableLoad::Run(std::string* message) {
     encoders_.push_back(std::move(enc).value());
     source_columns_.push_back(c.source_index < 0 ? SIZE_MAX : static_cast<size_t>(c.source_index));
   }
+  SetRowBound();
   std::vector<std::string> names;
   for (const TargetColumn& c : table_.columns) names.push_back(c.name);
   copy_sql_ = writer_.CopySql(pg::QualifiedName(table_.target_schema, table_.target_table), names);

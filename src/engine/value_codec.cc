@@ -571,6 +571,57 @@ inline bool NeedsTextEscape(uint8_t c) {
 
 // The length of the valid UTF-8 sequence at s[0..avail), or 0 if there is none (RFC 3629: no
 // overlong forms, no surrogates, nothing above U+10FFFF).
+// Whether the n bytes at s are ASCII without NUL and, when kEscapes, without a byte text-format
+// COPY escapes: then a value is written as its bytes. Word at a time; reads only [s, s + n).
+template <bool kEscapes>
+inline bool IsPlainAscii(const char* s, size_t n) {
+  auto plain = [](uint64_t w) {
+    if ((w & kHighBits) != 0 || HasZeroByte(w)) return false;
+    if constexpr (kEscapes) {
+      return !HasByte(w, '\\') && !HasByte(w, '\t') && !HasByte(w, '\n') && !HasByte(w, '\r');
+    }
+    return true;
+  };
+  uint64_t w;
+  if (n >= 8) {
+    size_t i = 0;
+    for (; i + 8 < n; i += 8) {
+      std::memcpy(&w, s + i, 8);
+      if (!plain(w)) return false;
+    }
+    std::memcpy(&w, s + n - 8, 8);  // the last 8 bytes, overlapping the previous word
+    return plain(w);
+  }
+  if (n >= 4) {  // the first and last 4 bytes, overlapping
+    uint32_t a, b;
+    std::memcpy(&a, s, 4);
+    std::memcpy(&b, s + n - 4, 4);
+    return plain(uint64_t{a} << 32 | b);
+  }
+  for (size_t i = 0; i < n; ++i) {
+    const auto c = static_cast<uint8_t>(s[i]);
+    if (c >= 0x80 || c == 0 || (kEscapes && NeedsTextEscape(c))) return false;
+  }
+  return true;
+}
+
+// memcpy of n bytes, with the short sizes of most fields done inline by overlapping moves.
+inline void CopyBytes(char* out, const char* s, size_t n) {
+  if (n > 16) {
+    std::memcpy(out, s, n);
+  } else if (n >= 8) {
+    std::memcpy(out, s, 8);
+    std::memcpy(out + n - 8, s + n - 8, 8);
+  } else if (n >= 4) {
+    std::memcpy(out, s, 4);
+    std::memcpy(out + n - 4, s + n - 4, 4);
+  } else if (n > 0) {
+    out[0] = s[0];
+    out[n / 2] = s[n / 2];
+    out[n - 1] = s[n - 1];
+  }
+}
+
 inline int Utf8SequenceLength(const uint8_t* s, size_t avail) {
   const uint8_t c = s[0];
   auto cont = [&](size_t i, uint8_t lo = 0x80, uint8_t hi = 0xBF) {
@@ -955,10 +1006,21 @@ struct ColumnEncoder::Codecs {
   static R Text(const ColumnEncoder& e, std::string_view text, bool is_null, char* out,
                 std::string* message) {
     if (is_null) return Null<F>(e, out, message);
-    const auto* s = reinterpret_cast<const uint8_t*>(text.data());
-    const size_t n = text.size();
     constexpr bool kTextFormat = F == kText;
+    const size_t n = text.size();
     const int64_t limit = e.max_length_;
+    // The common case: short enough to need no cut (a character is at least a byte), and plain
+    // ASCII, so the value is its bytes.
+    if ((limit == 0 || n <= static_cast<uint64_t>(limit)) &&
+        IsPlainAscii<kTextFormat>(text.data(), n)) {
+      if constexpr (!kTextFormat) {
+        PutBE32(out, static_cast<uint32_t>(n));
+        out += 4;
+      }
+      CopyBytes(out, text.data(), n);
+      return Ok(out + n);
+    }
+    const auto* s = reinterpret_cast<const uint8_t*>(text.data());
     size_t cut = std::string_view::npos;  // byte offset of the first character past the limit
     int64_t chars = 0;
     bool rewrite = false;  // a NUL to replace, or (text format) a byte to escape

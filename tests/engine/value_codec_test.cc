@@ -619,6 +619,71 @@ TEST(ColumnEncoder, StringsTextFormatEscapes) {
            });
 }
 
+// Every length around the word sizes the plain-ASCII path reads (1–3, 4–7, 8–16, longer), with
+// a byte that leaves it (NUL, an escaped byte, a UTF-8 character, an invalid byte) at every
+// position, against the rules written out: NUL → space, text format escapes, UTF-8 checked,
+// ColumnLength counted in characters.
+TEST(ColumnEncoder, StringsOfEveryShortLengthWithASpecialByteAnywhere) {
+  struct Special {
+    std::string bytes;
+    std::string binary;  // what the value holds instead
+    std::string text;    // …in text format
+    bool valid;
+  };
+  const std::vector<Special> specials = {{"", "", "", true},
+                                         {std::string(1, '\0'), " ", " ", true},
+                                         {"\t", "\t", "\\t", true},
+                                         {"\\", "\\", "\\\\", true},
+                                         {"\xc3\xa9", "\xc3\xa9", "\xc3\xa9", true},
+                                         {"\xff", "", "", false}};
+  for (int n = 0; n <= 26; ++n) {
+    for (const Special& sp : specials) {
+      for (int at = 0; at <= n; ++at) {
+        if (sp.bytes.empty() && at > 0) break;
+        const std::string head(static_cast<size_t>(at), 'a');
+        const std::string tail(static_cast<size_t>(n - at), 'z');
+        const std::string input = head + sp.bytes + tail;
+        const int chars = n + (sp.bytes.empty() ? 0 : 1);
+        SCOPED_TRACE("input of " + std::to_string(input.size()) + " bytes, special at " +
+                     std::to_string(at));
+        for (CopyFormat format : {CopyFormat::kBinary, CopyFormat::kText}) {
+          for (int64_t length : {int64_t{0}, int64_t{5}}) {
+            const ColumnDefinition column =
+                length == 0 ? Col(DmsType::kClob) : Sized(DmsType::kString, length);
+            const ColumnEncoder e = ColumnEncoder::Make(column, format).value();
+            std::string out;
+            const ValueIssue issue = e.Encode(input, false, out);
+            if (!sp.valid) {
+              EXPECT_EQ(issue.kind, DataErrorKind::kInvalidUtf8);
+              EXPECT_EQ(out, "");
+              continue;
+            }
+            // The first `keep` characters: all of them, or ColumnLength.
+            const int keep = length > 0 && chars > length ? static_cast<int>(length) : chars;
+            std::string value;
+            for (int i = 0; i < keep; ++i) {
+              if (i < at) {
+                value += 'a';
+              } else if (i == at && !sp.bytes.empty()) {
+                value += format == CopyFormat::kBinary ? sp.binary : sp.text;
+              } else {
+                value += 'z';
+              }
+            }
+            EXPECT_EQ(issue.kind, keep < chars ? DataErrorKind::kTruncation : DataErrorKind::kNone);
+            if (format == CopyFormat::kBinary) {
+              std::string length_bytes(4, '\0');
+              length_bytes[3] = static_cast<char>(value.size());
+              value = length_bytes + value;
+            }
+            EXPECT_EQ(Hex(out), Hex(value));
+          }
+        }
+      }
+    }
+  }
+}
+
 // ---------------------------------------------------------------------------------------------
 // BYTE / BLOB
 // ---------------------------------------------------------------------------------------------
