@@ -544,8 +544,9 @@ bool TableLoad::OnRow(std::span<const csv::Field> fields, const csv::RowInfo& ro
       // The common case: EncodeTo, no message.
       const csv::Field& field = fields[src];
       p = writer_.BeforeField(static_cast<int>(c), p);
-      const DataErrorKind kind =
-          encoders_[c].EncodeTo(field.value, !field.quoted && field.value.empty(), p);
+      // NULL: unquoted and empty, computed without a branch (NULLs come in no pattern).
+      const bool is_null = (field.value.size() | static_cast<size_t>(field.quoted)) == 0;
+      const DataErrorKind kind = encoders_[c].EncodeTo(field.value, is_null, p);
       if (kind == DataErrorKind::kNone) continue;
     }
     buffer_.Commit(p);

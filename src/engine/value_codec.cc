@@ -455,6 +455,24 @@ char* WriteTextNumeric(const Decimal& dec, int scale, char* p) {
 // Plain decimals: NUMERIC's fast path, straight from the digits
 // ---------------------------------------------------------------------------------------------
 
+constexpr uint64_t kPowersOf10U64[] = {1,
+                                       10,
+                                       100,
+                                       1000,
+                                       10000,
+                                       100000,
+                                       1000000,
+                                       10000000,
+                                       100000000,
+                                       1000000000,
+                                       10000000000,
+                                       100000000000,
+                                       1000000000000,
+                                       10000000000000,
+                                       100000000000000,
+                                       1000000000000000,
+                                       10000000000000000};
+
 // A NUMERIC input in its common form, `[+|-]digits[.digits]` (no exponent, no words), with no
 // more fraction digits than the scale (so nothing to round) and in range.
 struct PlainDecimal {
@@ -464,6 +482,9 @@ struct PlainDecimal {
   int integer_digits = 0;   // …this many (0: the integer part is 0)
   const char* fraction;     // the fraction digits as written…
   int fraction_digits = 0;  // …this many (≤ scale)
+  // The integer digits and the fraction digits as numbers; meaningful only for ≤ 19 digits.
+  uint64_t integer_value = 0;
+  uint64_t fraction_value = 0;
 };
 
 // False for any other input, or one out of range for NUMERIC(precision, scale): the general
@@ -479,18 +500,22 @@ inline bool ReadPlainDecimal(std::string_view text, int precision, int scale, Pl
   const char* const digits = p;
   while (p < end && *p == '0') ++p;
   d->integer = p;
-  while (p < end && IsDigit(*p)) ++p;
+  uint64_t v = 0;  // unsigned: more than 19 digits wrap, harmlessly (the value is then unused)
+  for (; p < end && IsDigit(*p); ++p) v = v * 10 + static_cast<unsigned>(*p - '0');
+  d->integer_value = v;
   d->integer_digits = static_cast<int>(p - d->integer);
   d->fraction = p;
   if (p < end && *p == '.') {
     d->fraction = ++p;
-    while (p < end && IsDigit(*p)) {
-      if (*p != '0') d->zero = false;
-      ++p;
-    }
+    v = 0;
+    for (; p < end && IsDigit(*p); ++p) v = v * 10 + static_cast<unsigned>(*p - '0');
+    d->fraction_value = v;
     d->fraction_digits = static_cast<int>(p - d->fraction);
   }
-  if (d->integer_digits > 0) d->zero = false;  // its first digit is not 0
+  d->zero = d->integer_digits == 0 &&
+            (d->fraction_digits <= 19 ? d->fraction_value == 0
+                                      : std::all_of(d->fraction, d->fraction + d->fraction_digits,
+                                                    [](char c) { return c == '0'; }));
   return p == end && (d->integer_digits > 0 || d->fraction_digits > 0 || d->integer > digits) &&
          d->fraction_digits <= scale && d->integer_digits <= precision - scale;
 }
@@ -505,6 +530,31 @@ inline uint16_t GroupOf(const char* p, int n) {
 // WriteBinaryNumeric(Decimal) for the same value. Digits go into base-10000 groups aligned on the
 // decimal point, without arithmetic on the whole value.
 char* WriteBinaryNumeric(const PlainDecimal& d, int scale, char* out) {
+  if (d.integer_digits <= 16 && d.fraction_digits <= 16) {
+    // Both parts in 64 bits: four base-10000 groups each, by division by constants, and the
+    // zero groups at both ends found from a bit mask, without a loop over digits or groups.
+    constexpr uint64_t k4 = 10000, k8 = k4 * k4, k12 = k8 * k4;
+    const uint64_t i = d.integer_value;
+    const uint64_t f = d.fraction_value * kPowersOf10U64[16 - d.fraction_digits];
+    uint16_t groups[16] = {static_cast<uint16_t>(i / k12),     static_cast<uint16_t>(i / k8 % k4),
+                           static_cast<uint16_t>(i / k4 % k4), static_cast<uint16_t>(i % k4),
+                           static_cast<uint16_t>(f / k12),     static_cast<uint16_t>(f / k8 % k4),
+                           static_cast<uint16_t>(f / k4 % k4), static_cast<uint16_t>(f % k4)};
+    unsigned nonzero = 0;  // bit g: groups[g] is not 0
+    for (int g = 0; g < 8; ++g) nonzero |= (groups[g] != 0 ? 1u : 0u) << g;
+    const int first = nonzero == 0 ? 0 : std::countr_zero(nonzero);
+    const int ndigits = nonzero == 0 ? 0 : 32 - std::countl_zero(nonzero) - first;
+    const int weight = ndigits == 0 ? 0 : 3 - first;  // groups[0] stands for 10000^3
+    PutBE32(out, static_cast<uint32_t>(8 + 2 * ndigits));
+    PutBE16(out + 4, static_cast<uint16_t>(ndigits));
+    PutBE16(out + 6, static_cast<uint16_t>(static_cast<int16_t>(weight)));
+    PutBE16(out + 8, d.negative && ndigits > 0 ? 0x4000 : 0x0000);
+    PutBE16(out + 10, static_cast<uint16_t>(scale));
+    // All 8 slots from `first` (zeros past the last group): room for them is reserved, and only
+    // ndigits count.
+    for (int g = 0; g < 8; ++g) PutBE16(out + 12 + 2 * g, groups[first + g]);
+    return out + 12 + 2 * ndigits;
+  }
   uint16_t groups[20];  // ≤ 38 integer digits: 10 groups; ≤ 38 fraction digits: 10 groups
   int n = 0;
   const int integer_groups = (d.integer_digits + 3) / 4;

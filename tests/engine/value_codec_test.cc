@@ -272,16 +272,19 @@ TEST(ColumnEncoder, NumericRoundsHalfAwayFromZero) {
 }
 
 TEST(ColumnEncoder, NumericText) {
-  RunCases(CopyFormat::kText, {
-                                  {Numeric(12, 2), "123.4", "123.40"},
-                                  {Numeric(12, 2), "00012.3400", "12.34"},
-                                  {Numeric(12, 2), "1e3", "1000.00"},
-                                  {Numeric(12, 2), "-1.5E-1", "-0.15"},
-                                  {Numeric(12, 0), "120", "120"},
-                                  {Numeric(4, 4), "0.1234", "0.1234"},
-                                  {Numeric(5, 2), "NaN", "NaN"},
-                                  {Numeric(10, 4), "-0.0001", "-0.0001"},
-                              });
+  RunCases(CopyFormat::kText,
+           {
+               {Numeric(12, 2), "123.4", "123.40"},
+               {Numeric(12, 2), "00012.3400", "12.34"},
+               {Numeric(12, 2), "1e3", "1000.00"},
+               {Numeric(12, 2), "-1.5E-1", "-0.15"},
+               {Numeric(12, 0), "120", "120"},
+               {Numeric(4, 4), "0.1234", "0.1234"},
+               {Numeric(5, 2), "NaN", "NaN"},
+               {Numeric(10, 4), "-0.0001", "-0.0001"},
+               // Fraction digits that are 2^64 as a number: not zero.
+               {Numeric(38, 30), "-0.18446744073709551616", "-0.184467440737095516160000000000"},
+           });
 }
 
 TEST(ColumnEncoder, NumericOutOfRangeAndInvalid) {
@@ -1112,9 +1115,9 @@ std::string Digits(std::mt19937_64& rng, int n, bool leading_nonzero = false) {
 
 TEST_F(ValueCodecOracle, NumericFastAndGeneralPathsMatchNumericSend) {
   std::mt19937_64 rng(20261130);
-  const std::vector<std::pair<int, int>> types = {{12, 2},  {5, 2},   {4, 4},   {10, 0},
-                                                  {18, 6},  {19, 0},  {20, 18}, {38, 0},
-                                                  {38, 10}, {38, 38}, {1, 0},   {9, 3}};
+  const std::vector<std::pair<int, int>> types = {{12, 2}, {5, 2},   {4, 4},   {10, 0},  {18, 6},
+                                                  {19, 0}, {20, 18}, {38, 0},  {38, 10}, {38, 38},
+                                                  {1, 0},  {9, 3},   {38, 30}, {36, 17}};
   for (const auto& [precision, scale] : types) {
     const ColumnDefinition column = Numeric(precision, scale);
     const std::string cast =
