@@ -214,7 +214,17 @@ class TableLoad {
   TableOutcome Finish(TableOutcome outcome, std::string msg, std::string* message);
   void SetPositionAfter(const csv::RowInfo& row);
   void FillFieldViews(std::span<const csv::Field> fields);
+  // Encodes target column `column`, an added column (its expression's value), into buffer_
+  // after its field separator.
   ValueIssue EncodeAddedColumn(size_t column, std::span<const csv::Field> fields);
+  // The issue, with its message, of a field EncodeTo refused (or truncated): Encode again.
+  ValueIssue DescribeIssue(size_t column, const csv::Field& field);
+  // Sets row_fixed_bytes_ and row_bytes_per_raw_byte_ from encoders_ and source_columns_.
+  void SetRowBound();
+  // The most bytes a row's framing and source-field columns take in buffer_.
+  size_t RowBound(const csv::RowInfo& row) const {
+    return row_fixed_bytes_ + row_bytes_per_raw_byte_ * row.raw.size();
+  }
 
   const LoadEnvironment& env_;
   pg::Connection& conn_;
@@ -225,13 +235,18 @@ class TableLoad {
   const TableKey key_;
   std::vector<ColumnEncoder> encoders_;
   std::vector<size_t> source_columns_;  // per target column: its field index, or SIZE_MAX
+  // RowBound's terms: a row's fields are disjoint parts of its raw bytes (unescaping only
+  // shortens them), so Σ MaxEncodedSize(field) ≤ fixed + per-byte × raw size.
+  size_t row_fixed_bytes_ = 0;
+  size_t row_bytes_per_raw_byte_ = 0;
   CopyRowWriter writer_;
   std::string copy_sql_;
   const std::string bucket_;
 
   std::optional<pg::CopyIn> copy_;
   bool in_transaction_ = false;
-  std::string buffer_;
+  CopyBuffer buffer_;
+  std::string issue_scratch_;  // DescribeIssue's output, discarded
   int64_t rows_in_batch_ = 0;
   std::vector<RejectedRow> rejected_in_batch_;
   int64_t truncated_in_batch_ = 0;
@@ -280,7 +295,7 @@ Status TableLoad::BeginBatch() {
 Status TableLoad::CommitBatch(std::string_view state) {
   if (copy_) {
     writer_.EndStream(buffer_);
-    RETURN_IF_ERROR(copy_->Write(buffer_));
+    RETURN_IF_ERROR(copy_->Write(buffer_.view()));
     buffer_.clear();
     ASSIGN_OR_RETURN(uint64_t copied, copy_->Finish());
     copy_.reset();
@@ -441,14 +456,49 @@ void TableLoad::FillFieldViews(std::span<const csv::Field> fields) {
 }
 
 ValueIssue TableLoad::EncodeAddedColumn(size_t column, std::span<const csv::Field> fields) {
+  buffer_.Commit(writer_.BeforeField(static_cast<int>(column),
+                                     buffer_.Reserve(CopyRowWriter::kMaxFramingBytes)));
   FillFieldViews(fields);
   ExpressionContext ctx{std::span<const std::string_view>(field_views_),
                         std::span<const bool>(field_nulls_.get(), fields.size()), source_.owner,
                         source_.name};
   auto value = table_.columns[column].expression->Evaluate(ctx);
   if (!value.ok()) return ValueIssue{DataErrorKind::kInvalidValue, value.status().message()};
-  if (value->has_value()) return encoders_[column].Encode(**value, false, buffer_);
-  return encoders_[column].Encode("", true, buffer_);
+  const bool is_null = !value->has_value();
+  const std::string_view text = is_null ? std::string_view() : std::string_view(**value);
+  const ColumnEncoder& encoder = encoders_[column];
+  char* p = buffer_.Reserve(encoder.MaxEncodedSize(text.size()));
+  const DataErrorKind kind = encoder.EncodeTo(text, is_null, p);
+  buffer_.Commit(p);
+  if (kind == DataErrorKind::kNone) return {};
+  issue_scratch_.clear();
+  return encoder.Encode(text, is_null, issue_scratch_);
+}
+
+void TableLoad::SetRowBound() {
+  // MaxEncodedSize(n) is fixed + per_byte × n.
+  row_fixed_bytes_ = 2 * CopyRowWriter::kMaxFramingBytes;  // BeginRow, EndRow
+  size_t per_byte = 0;
+  std::vector<size_t> uses(source_.columns.size(), 0);  // a field may feed several columns
+  size_t most_uses = 0;
+  for (size_t c = 0; c < encoders_.size(); ++c) {
+    if (source_columns_[c] == SIZE_MAX) continue;  // added columns reserve their own room
+    const ColumnEncoder& e = encoders_[c];
+    row_fixed_bytes_ += CopyRowWriter::kMaxFramingBytes + e.MaxEncodedSize(0);
+    per_byte = std::max(per_byte, e.MaxEncodedSize(1) - e.MaxEncodedSize(0));
+    if (source_columns_[c] < uses.size()) {
+      most_uses = std::max(most_uses, ++uses[source_columns_[c]]);
+    } else {
+      most_uses = encoders_.size();  // not a field of a well-formed row; stay safe
+    }
+  }
+  row_bytes_per_raw_byte_ = per_byte * most_uses;
+}
+
+ValueIssue TableLoad::DescribeIssue(size_t column, const csv::Field& field) {
+  issue_scratch_.clear();
+  return encoders_[column].Encode(field.value, !field.quoted && field.value.empty(),
+                                  issue_scratch_);
 }
 
 bool TableLoad::OnRow(std::span<const csv::Field> fields, const csv::RowInfo& row) {
@@ -504,21 +554,30 @@ bool TableLoad::OnRow(std::span<const csv::Field> fields, const csv::RowInfo& ro
     }
   }
   const size_t row_start = buffer_.size();
-  writer_.BeginRow(buffer_);
+  // One capacity check per row; the fields are written through `p`, committed at the row's end
+  // or before anything else touches buffer_.
+  char* p = writer_.BeginRow(buffer_.Reserve(RowBound(row)));
   bool truncated = false;
-  for (size_t c = 0; c < encoders_.size(); ++c) {
-    writer_.BeforeField(static_cast<int>(c), buffer_);
-    // Built in place (no assignment): this runs for every field of every row.
+  const size_t columns = encoders_.size();
+  for (size_t c = 0; c < columns; ++c) {
     const size_t src = source_columns_[c];
-    ValueIssue issue =
-        src != SIZE_MAX
-            ? encoders_[c].Encode(fields[src].value,
-                                  !fields[src].quoted && fields[src].value.empty(), buffer_)
-            : EncodeAddedColumn(c, fields);
+    if (src != SIZE_MAX) {
+      // The common case: EncodeTo, no message.
+      const csv::Field& field = fields[src];
+      p = writer_.BeforeField(static_cast<int>(c), p);
+      // NULL: unquoted and empty, computed without a branch (NULLs come in no pattern).
+      const bool is_null = (field.value.size() | static_cast<size_t>(field.quoted)) == 0;
+      const DataErrorKind kind = encoders_[c].EncodeTo(field.value, is_null, p);
+      if (kind == DataErrorKind::kNone) continue;
+    }
+    buffer_.Commit(p);
+    const ValueIssue issue =
+        src != SIZE_MAX ? DescribeIssue(c, fields[src]) : EncodeAddedColumn(c, fields);
+    p = buffer_.Reserve(RowBound(row));  // room for the rest of the row, again
     if (issue.ok()) continue;
     Verdict v = HandleValueIssue(issue, c, row);
     if (v != Verdict::kContinue) {
-      buffer_.resize(row_start);
+      buffer_.Truncate(row_start);
       verdict_ = v;
       return false;
     }
@@ -528,16 +587,16 @@ bool TableLoad::OnRow(std::span<const csv::Field> fields, const csv::RowInfo& ro
       continue;
     }
     // The row is skipped: drop what was encoded of it.
-    buffer_.resize(row_start);
+    buffer_.Truncate(row_start);
     SetPositionAfter(row);
     return true;
   }
-  writer_.EndRow(buffer_);
+  buffer_.Commit(writer_.EndRow(p));
   ++rows_in_batch_;
   if (truncated) ++truncated_in_batch_;
   SetPositionAfter(row);
   if (buffer_.size() >= env_.options.copy_chunk_bytes) {
-    Status st = copy_->Write(buffer_);
+    Status st = copy_->Write(buffer_.view());
     buffer_.clear();
     if (!st.ok()) {
       verdict_message_ = st.ToString();
@@ -622,6 +681,7 @@ TableOutcome TableLoad::Run(std::string* message) {
     encoders_.push_back(std::move(enc).value());
     source_columns_.push_back(c.source_index < 0 ? SIZE_MAX : static_cast<size_t>(c.source_index));
   }
+  SetRowBound();
   std::vector<std::string> names;
   for (const TargetColumn& c : table_.columns) names.push_back(c.name);
   copy_sql_ = writer_.CopySql(pg::QualifiedName(table_.target_schema, table_.target_table), names);

@@ -1,13 +1,17 @@
 // engine (internal): the value codec — one CSV field of a DMS-typed column to the bytes of a
 // PostgreSQL COPY stream (binary or text format), and the framing of that stream.
 //
-// This is the full load's hot path: every field of every row goes through ColumnEncoder::Encode.
-// It allocates nothing on success (it appends to the caller's reused buffer), uses no iostreams
-// or locale, and parses dates by hand. The accepted text forms and NULL rules are in
-// docs/types.md.
+// This is the full load's hot path: every field of every row goes through ColumnEncoder. Its
+// EncodeTo writes through a raw pointer into room the caller reserved (a CopyBuffer), calls one
+// conversion chosen in Make, and builds no message; Encode is the same conversion appending to a
+// std::string, with the issue's message. Neither allocates on success, uses iostreams or a
+// locale. The accepted text forms and NULL rules are in docs/types.md.
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
+#include <cstring>
+#include <memory>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -60,6 +64,11 @@ class ColumnEncoder {
   // ParseExternalTableDefinition's output always passes.
   static Result<ColumnEncoder> Make(const ColumnDefinition& column, CopyFormat format);
 
+  // The most bytes Encode or EncodeTo write for a field of `size` bytes (NULL included).
+  size_t MaxEncodedSize(size_t size) const {
+    return max_fixed_bytes_ + size * max_bytes_per_input_byte_;
+  }
+
   // Appends the value to `out`: binary = int32 big-endian length + bytes (-1 for NULL); text =
   // PostgreSQL text-format COPY escaping (backslash, tab, newline, CR) or \N. `is_null` = the
   // field is NULL in the source (an unquoted empty field); for every type but STRING, WSTRING,
@@ -68,6 +77,16 @@ class ColumnEncoder {
   // loads truncated values) and the issue says so. NULL in a non-nullable column →
   // kNullNotAllowed. Allocates only to build an issue's message.
   ValueIssue Encode(std::string_view text, bool is_null, std::string& out) const;
+
+  // Encode for hot loops: writes the same bytes at `out`, which must have room for
+  // MaxEncodedSize(text.size()) bytes, and moves `out` past them; returns the issue's kind only
+  // (kNone on success), building no message. Conversions are deterministic: Encode of the same
+  // field returns the same kind with its message.
+  DataErrorKind EncodeTo(std::string_view text, bool is_null, char*& out) const {
+    const EncodeResult r = encode_(*this, text, is_null, out, nullptr);
+    out = r.end;
+    return r.kind;
+  }
 
   const ColumnDefinition& column() const { return column_; }
   CopyFormat format() const { return format_; }
@@ -90,24 +109,28 @@ class ColumnEncoder {
     kBytes,         // BYTE, BLOB
   };
 
+  // Where the written bytes end, and the issue's kind.
+  struct EncodeResult {
+    char* end;
+    DataErrorKind kind;
+  };
+  // One conversion, specialised for a Kind and a CopyFormat (value_codec.cc): writes at `out` and
+  // sets `*message` on an issue when `message` is not null.
+  using EncodeFn = EncodeResult (*)(const ColumnEncoder& e, std::string_view text, bool is_null,
+                                    char* out, std::string* message);
+  struct Codecs;  // the conversions, in value_codec.cc
+  friend struct Codecs;
+
   ColumnEncoder() = default;
 
-  ValueIssue EncodeInteger(std::string_view text, std::string& out) const;
-  ValueIssue EncodeNumeric(std::string_view text, std::string& out) const;
-  ValueIssue EncodeFloat(std::string_view text, std::string& out) const;
-  ValueIssue EncodeBoolean(std::string_view text, std::string& out) const;
-  ValueIssue EncodeDateTime(std::string_view text, std::string& out) const;
-  ValueIssue EncodeText(std::string_view text, std::string& out) const;
-  ValueIssue EncodeBytes(std::string_view text, std::string& out) const;
-  // "'<text>' is not a valid <TYPE><detail>" as an kInvalidValue issue.
-  ValueIssue Invalid(std::string_view text, std::string_view detail = {}) const;
-
+  EncodeFn encode_ = nullptr;
+  size_t max_fixed_bytes_ = 0;           // MaxEncodedSize: bytes whatever the input's size…
+  size_t max_bytes_per_input_byte_ = 0;  // …plus this many per input byte
   ColumnDefinition column_;
   CopyFormat format_ = CopyFormat::kBinary;
   Kind kind_ = Kind::kText;
-  std::string type_label_;     // "INT4", "NUMERIC(12,2)", "DATETIME": for messages
-  bool empty_is_null_ = true;  // false for text-like types: only `is_null` makes NULL
-  int64_t min_ = 0;            // integer range of the DMS type
+  std::string type_label_;  // "INT4", "NUMERIC(12,2)", "DATETIME": for messages
+  int64_t min_ = 0;         // integer range of the DMS type
   int64_t max_ = 0;
   int64_t max_length_ = 0;   // characters (text) or bytes (BYTE); 0 = unlimited
   int fraction_digits_ = 6;  // DATETIME/TIME: fraction digits kept (rounded); NUMERIC scale
@@ -115,10 +138,50 @@ class ColumnEncoder {
   std::string expected_form_;  // "YYYY-MM-DD", or the ColumnDateFormat: for messages
 };
 
+// A growable byte buffer that hot loops write through a raw pointer: Reserve room, write, Commit
+// the end. One capacity check per Reserve instead of one per append, and growing never
+// zero-fills. Move-only.
+class CopyBuffer {
+ public:
+  CopyBuffer() = default;
+  CopyBuffer(CopyBuffer&&) = default;
+  CopyBuffer& operator=(CopyBuffer&&) = default;
+
+  size_t size() const { return size_; }
+  bool empty() const { return size_ == 0; }
+  std::string_view view() const { return {data_.get(), size_}; }
+  void clear() { size_ = 0; }
+  // Drops the bytes past `size` (≤ size()).
+  void Truncate(size_t size) { size_ = size; }
+
+  // The end of the data, with room for at least `n` more bytes; valid until the next Reserve or
+  // Append. Written bytes become data with Commit.
+  char* Reserve(size_t n) {
+    if (capacity_ - size_ < n) Grow(n);
+    return data_.get() + size_;
+  }
+  // `end`: a pointer from the last Reserve, moved past the bytes written there.
+  void Commit(const char* end) { size_ = static_cast<size_t>(end - data_.get()); }
+  void Append(std::string_view bytes) {
+    std::memcpy(Reserve(bytes.size()), bytes.data(), bytes.size());
+    size_ += bytes.size();
+  }
+
+ private:
+  void Grow(size_t n);
+
+  std::unique_ptr<char[]> data_;
+  size_t size_ = 0;
+  size_t capacity_ = 0;
+};
+
 // Framing of a COPY stream: header/trailer for binary, field separators/row ends for both. A row
 // is BeginRow, then for each field BeforeField(i) and ColumnEncoder::Encode, then EndRow.
 class CopyRowWriter {
  public:
+  // The most bytes BeginRow, BeforeField or EndRow writes.
+  static constexpr size_t kMaxFramingBytes = 2;
+
   CopyRowWriter(CopyFormat format, int column_count);
 
   void BeginStream(std::string& out) const;             // binary: signature, flags, extension
@@ -126,6 +189,25 @@ class CopyRowWriter {
   void BeforeField(int index, std::string& out) const;  // text: '\t' before fields 1..n-1
   void EndRow(std::string& out) const;                  // text: '\n'
   void EndStream(std::string& out) const;               // binary trailer (int16 -1)
+
+  // The same for a CopyBuffer, and through a raw pointer with room for kMaxFramingBytes (they
+  // return the end of what they wrote).
+  void BeginStream(CopyBuffer& out) const;
+  void EndStream(CopyBuffer& out) const;
+  char* BeginRow(char* p) const {
+    if (format_ != CopyFormat::kBinary) return p;
+    p[0] = static_cast<char>(static_cast<uint16_t>(column_count_) >> 8);
+    p[1] = static_cast<char>(column_count_);
+    return p + 2;
+  }
+  char* BeforeField(int index, char* p) const {
+    if (format_ == CopyFormat::kText && index > 0) *p++ = '\t';
+    return p;
+  }
+  char* EndRow(char* p) const {
+    if (format_ == CopyFormat::kText) *p++ = '\n';
+    return p;
+  }
 
   // `COPY <qualified_table> ("a","b") FROM STDIN (FORMAT binary)`. `qualified_table` is SQL
   // already (quoted by the caller, e.g. "s"."t"); the column names are quoted here.

@@ -2,7 +2,9 @@
 
 #include <gtest/gtest.h>
 
+#include <cstddef>
 #include <optional>
+#include <random>
 #include <string>
 #include <vector>
 
@@ -93,6 +95,14 @@ void RunCases(CopyFormat format, const std::vector<Case>& cases) {
         << "message: " << issue.message << "\nexpected part: " << c.message_part;
     ASSERT_EQ(out.substr(0, 6), "prefix");
     std::string appended = out.substr(6);
+    // EncodeTo writes the same bytes, within MaxEncodedSize, and returns the same kind.
+    std::string room(encoder->MaxEncodedSize(c.input.size()), '?');
+    char* end = room.data();
+    EXPECT_EQ(DataErrorKindName(encoder->EncodeTo(c.input, c.is_null, end)),
+              DataErrorKindName(issue.kind));
+    ASSERT_LE(end - room.data(), static_cast<ptrdiff_t>(room.size()));
+    EXPECT_EQ(Hex(std::string_view(room.data(), static_cast<size_t>(end - room.data()))),
+              Hex(appended));
     if (format == CopyFormat::kBinary) {
       EXPECT_EQ(Hex(appended), WithoutSpaces(c.expected));
     } else {
@@ -262,16 +272,19 @@ TEST(ColumnEncoder, NumericRoundsHalfAwayFromZero) {
 }
 
 TEST(ColumnEncoder, NumericText) {
-  RunCases(CopyFormat::kText, {
-                                  {Numeric(12, 2), "123.4", "123.40"},
-                                  {Numeric(12, 2), "00012.3400", "12.34"},
-                                  {Numeric(12, 2), "1e3", "1000.00"},
-                                  {Numeric(12, 2), "-1.5E-1", "-0.15"},
-                                  {Numeric(12, 0), "120", "120"},
-                                  {Numeric(4, 4), "0.1234", "0.1234"},
-                                  {Numeric(5, 2), "NaN", "NaN"},
-                                  {Numeric(10, 4), "-0.0001", "-0.0001"},
-                              });
+  RunCases(CopyFormat::kText,
+           {
+               {Numeric(12, 2), "123.4", "123.40"},
+               {Numeric(12, 2), "00012.3400", "12.34"},
+               {Numeric(12, 2), "1e3", "1000.00"},
+               {Numeric(12, 2), "-1.5E-1", "-0.15"},
+               {Numeric(12, 0), "120", "120"},
+               {Numeric(4, 4), "0.1234", "0.1234"},
+               {Numeric(5, 2), "NaN", "NaN"},
+               {Numeric(10, 4), "-0.0001", "-0.0001"},
+               // Fraction digits that are 2^64 as a number: not zero.
+               {Numeric(38, 30), "-0.18446744073709551616", "-0.184467440737095516160000000000"},
+           });
 }
 
 TEST(ColumnEncoder, NumericOutOfRangeAndInvalid) {
@@ -406,6 +419,17 @@ TEST(ColumnEncoder, DatesValidateTheCalendar) {
            "(expected MM/dd/YYYY)"},
           {DateTime(DmsType::kDate, "YYYY-MM-dd HH:mm:ss"), "2024-02-29 25:00:00", "", kInvalid,
            "no such time"},
+          // Every byte of the date and time words is checked: digits, and the separators.
+          {DateTime(DmsType::kDate, "YYYY/MM/dd"), "2024-02-29", "", kInvalid,
+           "(expected YYYY/MM/dd)"},
+          {DateTime(DmsType::kDate, "YYYY/MM/dd"), "2024/02-29", "", kInvalid, "expected"},
+          {date, "2024-02/29", "", kInvalid, "expected"},
+          {date, "2\xff24-02-29", "", kInvalid, "expected"},
+          {date, "2024-0:-29", "", kInvalid, "expected"},
+          {date, "2024-02-2/", "", kInvalid, "expected"},
+          {DateTime(DmsType::kDateTime), "2024-02-29 12:3\xb0:00", "", kInvalid, "expected"},
+          {DateTime(DmsType::kDateTime), "2024-02-29 12:30.00", "", kInvalid, "expected"},
+          {DateTime(DmsType::kDateTime), "2024-02-29 1/:30:00", "", kInvalid, "expected"},
       });
   // 2000 is a leap year, 1900 is not.
   RunCases(CopyFormat::kText, {{date, "2000-02-29", "2000-02-29"}});
@@ -596,6 +620,71 @@ TEST(ColumnEncoder, StringsTextFormatEscapes) {
                {Sized(DmsType::kString, 3), "a\tbcd", "a\\tb", kTrunc, "5 characters"},
                {Col(DmsType::kNClob), "ünïcödé", "ünïcödé"},
            });
+}
+
+// Every length around the word sizes the plain-ASCII path reads (1–3, 4–7, 8–16, longer), with
+// a byte that leaves it (NUL, an escaped byte, a UTF-8 character, an invalid byte) at every
+// position, against the rules written out: NUL → space, text format escapes, UTF-8 checked,
+// ColumnLength counted in characters.
+TEST(ColumnEncoder, StringsOfEveryShortLengthWithASpecialByteAnywhere) {
+  struct Special {
+    std::string bytes;
+    std::string binary;  // what the value holds instead
+    std::string text;    // …in text format
+    bool valid;
+  };
+  const std::vector<Special> specials = {{"", "", "", true},
+                                         {std::string(1, '\0'), " ", " ", true},
+                                         {"\t", "\t", "\\t", true},
+                                         {"\\", "\\", "\\\\", true},
+                                         {"\xc3\xa9", "\xc3\xa9", "\xc3\xa9", true},
+                                         {"\xff", "", "", false}};
+  for (int n = 0; n <= 26; ++n) {
+    for (const Special& sp : specials) {
+      for (int at = 0; at <= n; ++at) {
+        if (sp.bytes.empty() && at > 0) break;
+        const std::string head(static_cast<size_t>(at), 'a');
+        const std::string tail(static_cast<size_t>(n - at), 'z');
+        const std::string input = head + sp.bytes + tail;
+        const int chars = n + (sp.bytes.empty() ? 0 : 1);
+        SCOPED_TRACE("input of " + std::to_string(input.size()) + " bytes, special at " +
+                     std::to_string(at));
+        for (CopyFormat format : {CopyFormat::kBinary, CopyFormat::kText}) {
+          for (int64_t length : {int64_t{0}, int64_t{5}}) {
+            const ColumnDefinition column =
+                length == 0 ? Col(DmsType::kClob) : Sized(DmsType::kString, length);
+            const ColumnEncoder e = ColumnEncoder::Make(column, format).value();
+            std::string out;
+            const ValueIssue issue = e.Encode(input, false, out);
+            if (!sp.valid) {
+              EXPECT_EQ(issue.kind, DataErrorKind::kInvalidUtf8);
+              EXPECT_EQ(out, "");
+              continue;
+            }
+            // The first `keep` characters: all of them, or ColumnLength.
+            const int keep = length > 0 && chars > length ? static_cast<int>(length) : chars;
+            std::string value;
+            for (int i = 0; i < keep; ++i) {
+              if (i < at) {
+                value += 'a';
+              } else if (i == at && !sp.bytes.empty()) {
+                value += format == CopyFormat::kBinary ? sp.binary : sp.text;
+              } else {
+                value += 'z';
+              }
+            }
+            EXPECT_EQ(issue.kind, keep < chars ? DataErrorKind::kTruncation : DataErrorKind::kNone);
+            if (format == CopyFormat::kBinary) {
+              std::string length_bytes(4, '\0');
+              length_bytes[3] = static_cast<char>(value.size());
+              value = length_bytes + value;
+            }
+            EXPECT_EQ(Hex(out), Hex(value));
+          }
+        }
+      }
+    }
+  }
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -970,6 +1059,169 @@ TEST_F(ValueCodecPg, RejectedValuesArePostgresRejectsToo) {
         conn().Query("SELECT $1::" + PostgresTypeFor(r.column) + "::text", {r.input});
     EXPECT_FALSE(q.ok()) << PostgresTypeFor(r.column) << " '" << r.input << "' read by PostgreSQL";
   }
+}
+
+// The fast paths (plain decimals straight to base-10000 groups, integers of up to 18 digits,
+// dates and times read a word at a time) against PostgreSQL's own send functions and text
+// output, on generated inputs around their boundaries: a value the encoder takes must be the
+// bytes numeric_send/int8send/date_send/timestamp_send give, and one it refuses PostgreSQL must
+// refuse too.
+class ValueCodecOracle : public ValueCodecPg {
+ protected:
+  // Encodes `input` in both formats: the binary value must be the send function's bytes for
+  // `input::cast`, the text value must read back (as `cast`) as the same value. When the encoder
+  // refuses the input, PostgreSQL must refuse it too.
+  void Check(const ColumnDefinition& column, const std::string& input, const std::string& cast) {
+    SCOPED_TRACE(cast + " '" + input + "'");
+    std::string binary;
+    std::string text;
+    ValueIssue b = ColumnEncoder::Make(column, CopyFormat::kBinary)->Encode(input, false, binary);
+    ValueIssue t = ColumnEncoder::Make(column, CopyFormat::kText)->Encode(input, false, text);
+    EXPECT_EQ(DataErrorKindName(b.kind), DataErrorKindName(t.kind));
+    Result<pg::QueryResult> q =
+        conn().Query("SELECT encode(" + SendFunction(cast) + "($1::" + cast +
+                         "), 'hex'), $1::" + cast + "::text, $2::" + cast + "::text",
+                     {input, b.ok() ? text : std::string("0")});
+    if (!b.ok()) {
+      EXPECT_FALSE(q.ok()) << "encoder refused (" << b.message << "), PostgreSQL took it";
+      return;
+    }
+    ASSERT_TRUE(q.ok()) << "encoder took it, PostgreSQL: " << q.status().ToString();
+    ASSERT_GE(binary.size(), 4u);
+    EXPECT_EQ(Hex(binary.substr(4)), std::string(q->Get(0, 0)));
+    EXPECT_EQ(std::string(q->Get(0, 2)), std::string(q->Get(0, 1))) << "text format: " << text;
+    ++checked_;
+  }
+
+  static std::string SendFunction(const std::string& cast) {
+    if (cast.starts_with("numeric")) return "numeric_send";
+    if (cast.starts_with("timestamp")) return "timestamp_send";
+    if (cast == "date") return "date_send";
+    return cast + "send";  // int2send, int4send, int8send
+  }
+
+  int checked_ = 0;
+};
+
+std::string Digits(std::mt19937_64& rng, int n, bool leading_nonzero = false) {
+  std::string s;
+  for (int i = 0; i < n; ++i) {
+    int d = static_cast<int>(rng() % 10);
+    if (i == 0 && leading_nonzero && d == 0) d = 1 + static_cast<int>(rng() % 9);
+    s += static_cast<char>('0' + d);
+  }
+  return s;
+}
+
+TEST_F(ValueCodecOracle, NumericFastAndGeneralPathsMatchNumericSend) {
+  std::mt19937_64 rng(20261130);
+  const std::vector<std::pair<int, int>> types = {{12, 2}, {5, 2},   {4, 4},   {10, 0},  {18, 6},
+                                                  {19, 0}, {20, 18}, {38, 0},  {38, 10}, {38, 38},
+                                                  {1, 0},  {9, 3},   {38, 30}, {36, 17}};
+  for (const auto& [precision, scale] : types) {
+    const ColumnDefinition column = Numeric(precision, scale);
+    const std::string cast =
+        "numeric(" + std::to_string(precision) + "," + std::to_string(scale) + ")";
+    std::vector<std::string> inputs = {"0", "-0", "0.", ".0", "+0.000", "00", "1", "-1"};
+    // Integer digits up to one past the range, fraction digits up to two past the scale
+    // (rounding: the general path), leading zeros, signs.
+    for (int i = 0; i < 60; ++i) {
+      const int integer_digits = static_cast<int>(rng() % (precision - scale + 2));
+      const int fraction_digits = static_cast<int>(rng() % (scale + 3));
+      std::string s;
+      switch (rng() % 4) {
+        case 0:
+          s += '-';
+          break;
+        case 1:
+          s += '+';
+          break;
+        default:
+          break;
+      }
+      if (rng() % 5 == 0) s += "00";
+      s += Digits(rng, integer_digits, true);
+      if (fraction_digits > 0 || integer_digits == 0) s += "." + Digits(rng, fraction_digits);
+      if (s == "." || s == "-." || s == "+.") s += "5";
+      inputs.push_back(s);
+    }
+    // The edges of the range, all nines and the smallest steps.
+    const int integer_room = precision - scale;
+    const std::string nines = std::string(static_cast<size_t>(integer_room), '9');
+    const std::string fraction_nines = std::string(static_cast<size_t>(scale), '9');
+    inputs.push_back((nines.empty() ? "0" : nines) + "." + fraction_nines);
+    inputs.push_back("-" + (nines.empty() ? "0" : nines) + "." + fraction_nines);
+    inputs.push_back("1" + std::string(static_cast<size_t>(integer_room), '0'));  // out of range
+    if (scale > 0) inputs.push_back("0." + std::string(static_cast<size_t>(scale - 1), '0') + "1");
+    for (const std::string& input : inputs) Check(column, input, cast);
+  }
+  EXPECT_GT(checked_, 500);
+}
+
+TEST_F(ValueCodecOracle, IntegersAroundEighteenDigitsMatchIntSend) {
+  std::mt19937_64 rng(7);
+  std::vector<std::string> inputs = {"999999999999999999",
+                                     "-999999999999999999",
+                                     "1000000000000000000",
+                                     "-1000000000000000000",
+                                     "9223372036854775807",
+                                     "-9223372036854775808",
+                                     "9223372036854775808",
+                                     "0000000000000000001",
+                                     "+000000000000000000042",
+                                     "-0",
+                                     "+7"};
+  for (int n = 1; n <= 20; ++n) {
+    inputs.push_back(Digits(rng, n));
+    inputs.push_back("-" + Digits(rng, n, true));
+  }
+  for (const std::string& input : inputs) {
+    Check(Col(DmsType::kInt8), input, "int8");
+    Check(Col(DmsType::kInt4), input, "int4");
+    Check(Col(DmsType::kInt2), input, "int2");
+  }
+  EXPECT_GT(checked_, 40);
+}
+
+TEST_F(ValueCodecOracle, DatesAndTimestampsFromYearOneTo9999MatchSend) {
+  std::mt19937_64 rng(11);
+  std::vector<std::string> dates = {"0001-01-01", "9999-12-31", "2000-01-01", "1999-12-31",
+                                    "2000-02-29", "1900-02-28", "2024-02-29", "0004-02-29",
+                                    "1582-10-10", "1970-01-01"};
+  for (int i = 0; i < 80; ++i) {
+    char buf[16];
+    std::snprintf(buf, sizeof(buf), "%04d-%02d-%02d", 1 + static_cast<int>(rng() % 9999),
+                  1 + static_cast<int>(rng() % 12), 1 + static_cast<int>(rng() % 28));
+    dates.push_back(buf);
+  }
+  // Refused by both: not a date, or not this layout.
+  const std::vector<std::string> bad = {"2023-02-29", "2024-13-01", "2024-00-10",
+                                        "0000-01-01", "2024/01/01", "2024-1-01",
+                                        "2024-01-1x", "x024-01-01", "2024-01-32"};
+  for (const std::string& d : dates) Check(Col(DmsType::kDate), d, "date");
+  for (const std::string& d : bad) {
+    std::string out;
+    EXPECT_FALSE(
+        ColumnEncoder::Make(Col(DmsType::kDate), CopyFormat::kBinary)->Encode(d, false, out).ok())
+        << d;
+  }
+  const ColumnDefinition ts = DateTime(DmsType::kDateTime, "", 6);
+  std::vector<std::string> stamps = {"0001-01-01 00:00:00", "9999-12-31 23:59:59.999999",
+                                     "2000-01-01T00:00:00.5", "1999-12-31 23:59:59"};
+  for (size_t i = 0; i < dates.size(); ++i) {
+    char buf[40];
+    std::snprintf(buf, sizeof(buf), "%s %02d:%02d:%02d.%06d", dates[i].c_str(),
+                  static_cast<int>(rng() % 24), static_cast<int>(rng() % 60),
+                  static_cast<int>(rng() % 60), static_cast<int>(rng() % 1000000));
+    stamps.push_back(buf);
+  }
+  for (const std::string& s : stamps) Check(ts, s, "timestamp(6)");
+  for (const std::string& s : {"2024-01-01 24:00:00", "2024-01-01 12:60:00", "2024-01-01 1:00:00",
+                               "2024-01-01 12:00", "2024-01-01 12-00-00"}) {
+    std::string out;
+    EXPECT_FALSE(ColumnEncoder::Make(ts, CopyFormat::kBinary)->Encode(s, false, out).ok()) << s;
+  }
+  EXPECT_GT(checked_, 150);
 }
 
 }  // namespace
