@@ -2,8 +2,8 @@
 // layout an AWS DMS S3 source reads.
 //
 //   <out>/<bucket>/<folder>/public/<table>/LOAD00000001.csv …   objects, no header, RFC 4180
-//   <out>/<bucket>/<folder>/<cdc-path>/CDC00000001.csv …        with --cdc-changes: the change
-//   stream <out>/table_definitions.json   the DMS ExternalTableDefinition of the tables written
+//   <out>/<bucket>/<folder>/<cdc-path>/CDC00000001.csv …        the change stream, if asked
+//   <out>/table_definitions.json   the DMS ExternalTableDefinition of the tables written
 //   <out>/schema.sql               CREATE TABLE statements with the PostgreSQL types DMS maps to
 //   <out>/manifest.json            every object's key, rows and bytes (what the harness reads)
 //
@@ -753,6 +753,10 @@ Status Run(const Options& options) {
     }
     return Status::InvalidArgument(fmt::format("unknown table '{}'", name));
   };
+  if (options.single_object_gb > 0 && options.cdc_changes > 0) {
+    return Status::InvalidArgument(
+        "--cdc-changes needs tables of --rows-per-table rows, not one object");
+  }
   if (options.single_object_gb > 0) {
     RETURN_IF_ERROR(add_table(options.table));
   } else if (options.tables.empty()) {
