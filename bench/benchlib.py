@@ -403,19 +403,25 @@ class OpendmsRun:
         CHILDREN.add(self.proc)
         return self
 
+    def _reap(self, flags):
+        # wait4 gives this child's own rusage: peak RSS (KiB on Linux) and CPU. The process is
+        # reaped here only (never by Popen.poll), so that its rusage is not lost.
+        pid, status, usage = os.wait4(self.proc.pid, flags)
+        if pid == 0:
+            return False
+        self.proc.returncode = os.waitstatus_to_exitcode(status)
+        self.peak_rss_mb = usage.ru_maxrss / 1024.0
+        self.cpu_s = usage.ru_utime + usage.ru_stime
+        return True
+
     def running(self):
-        return self.proc.poll() is None
+        return self.proc.returncode is None and not self._reap(os.WNOHANG)
 
     def finish(self):
         """Waits for the process. Raises BenchError on a non-zero exit or an unreadable document."""
         try:
-            # wait4 gives this child's own rusage: peak RSS (KiB on Linux) and CPU. (poll() may
-            # have reaped it already; then only the exit status is known.)
             if self.proc.returncode is None:
-                _, status, usage = os.wait4(self.proc.pid, 0)
-                self.proc.returncode = os.waitstatus_to_exitcode(status)
-                self.peak_rss_mb = usage.ru_maxrss / 1024.0
-                self.cpu_s = usage.ru_utime + usage.ru_stime
+                self._reap(0)
         finally:
             CHILDREN.discard(self.proc)
         with open(self.out_path) as fh:
