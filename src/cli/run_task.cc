@@ -25,6 +25,8 @@ struct RunTaskArgs {
   std::string copy_format = "binary";
   std::string progress = "auto";
   size_t copy_chunk_bytes = engine::RunOptions{}.copy_chunk_bytes;
+  std::string cdc_start_position, cdc_start_time, cdc_stop_position;
+  double until_idle = 0;
 };
 
 std::atomic<int> g_signal{0};
@@ -108,6 +110,16 @@ int RunTask(const RunTaskArgs& args) {
     std::cerr << "opendms run-task: --start-type: " << start_type.status().message() << "\n";
     return 2;
   }
+  // The CDC options override the task document's, as StartReplicationTask's parameters do.
+  if (!args.cdc_start_position.empty()) {
+    (*task)["CdcStartPosition"] = args.cdc_start_position;
+    task->erase("CdcStartTime");
+  }
+  if (!args.cdc_start_time.empty()) {
+    (*task)["CdcStartTime"] = args.cdc_start_time;
+    task->erase("CdcStartPosition");
+  }
+  if (!args.cdc_stop_position.empty()) (*task)["CdcStopPosition"] = args.cdc_stop_position;
   auto definition = engine::LoadTaskDefinition(*source, *target, *task);
   if (!definition.ok()) {
     std::cerr << "opendms run-task: " << definition.status().message() << "\n";
@@ -129,6 +141,7 @@ int RunTask(const RunTaskArgs& args) {
   engine::RunOptions options;
   options.start_type = *start_type;
   options.copy_chunk_bytes = args.copy_chunk_bytes;
+  options.until_idle_seconds = args.until_idle;
   if (args.copy_format == "text") {
     options.copy_format = engine::CopyFormat::kText;
   } else if (args.copy_format != "binary") {
@@ -173,6 +186,7 @@ int RunTask(const RunTaskArgs& args) {
   Json out;
   out["ReplicationTask"] = engine::ReplicationTaskJson(*definition, *result);
   out["TableStatistics"] = engine::TableStatisticsJson(*result);
+  if (result->cdc.active) out["CdcStatistics"] = engine::CdcStatisticsJson(result->cdc);
   std::cout << out.dump(4) << std::endl;
   if (result->failed()) {
     std::cerr << result->last_failure_message << "\n";
@@ -212,6 +226,15 @@ void AddRunTask(CLI::App& app, int* exit_code) {
   cmd->add_option("--copy-chunk-bytes", args->copy_chunk_bytes,
                   "bytes of COPY data per CopyData message (tuning)")
       ->check(CLI::Range(size_t{4096}, size_t{64} << 20));
+  cmd->add_option("--cdc-start-position", args->cdc_start_position,
+                  "CDC starts after this RecoveryCheckpoint (or at this time, UTC)");
+  cmd->add_option("--cdc-start-time", args->cdc_start_time,
+                  "CDC starts at change objects last modified at or after this time (UTC)");
+  cmd->add_option("--cdc-stop-position", args->cdc_stop_position,
+                  "server_time:<time> or commit_time:<time>: where CDC stops");
+  cmd->add_option("--until-idle", args->until_idle,
+                  "stop normally once no new change object has arrived for this many seconds")
+      ->check(CLI::PositiveNumber);
   cmd->add_option("--progress", args->progress, "live progress on stderr: auto | always | never")
       ->capture_default_str();
   cmd->callback([args, exit_code] { *exit_code = RunTask(*args); });

@@ -50,6 +50,21 @@ Status EnsureControlTables(pg::Connection& conn, std::string_view control_schema
          " \"COLUMN_NAME\" text NOT NULL, \"ERROR_KIND\" varchar(32) NOT NULL,"
          " \"ERROR\" text NOT NULL, \"POLICY\" varchar(32) NOT NULL, \"LOADED\" boolean NOT NULL,"
          " \"RAW_ROW\" bytea NOT NULL);\n";
+  sql += "CREATE TABLE IF NOT EXISTS " + Table(control_schema, kCdcStateTable) +
+         " (task_name varchar(255) PRIMARY KEY, start_key text NOT NULL,"
+         " start_time timestamptz, position_key text NOT NULL, position_etag text NOT NULL,"
+         " position_row int8 NOT NULL, checkpoint text NOT NULL,"
+         " updated_at timestamptz NOT NULL DEFAULT now());\n";
+  sql += "CREATE TABLE IF NOT EXISTS " + Table(control_schema, kCdcLedgerTable) +
+         " (task_name varchar(255) NOT NULL, object_key text NOT NULL, etag text NOT NULL,"
+         " size int8 NOT NULL, last_modified timestamptz NOT NULL,"
+         " applied_at timestamptz NOT NULL, rows int8 NOT NULL, inserts int8 NOT NULL,"
+         " updates int8 NOT NULL, deletes int8 NOT NULL, errors int8 NOT NULL,"
+         " outcome varchar(32) NOT NULL, PRIMARY KEY (task_name, object_key, etag));\n";
+  sql += "CREATE TABLE IF NOT EXISTS " + Table(control_schema, kApplyExceptionsTable) +
+         " (\"TASK_NAME\" varchar(128) NOT NULL, \"TABLE_OWNER\" varchar(128) NOT NULL,"
+         " \"TABLE_NAME\" varchar(128) NOT NULL, \"ERROR_TIME\" timestamp NOT NULL,"
+         " \"STATEMENT\" text NOT NULL, \"ERROR\" text NOT NULL);\n";
   // Concurrent tasks may race to create the same tables; the loser's error is harmless.
   Status st = conn.Execute(sql);
   if (!st.ok() && st.message().find("23505") != std::string::npos) return conn.Execute(sql);
@@ -132,6 +147,122 @@ Status WriteCheckpoint(pg::Connection& conn, std::string_view control_schema,
               TimeParam(c.full_load_start), TimeParam(c.full_load_end), Text(c.slice),
               Text(c.slice_first), Text(c.slice_objects), Text(c.plan_objects), c.plan_digest})
       .status();
+}
+
+Result<std::optional<CdcState>> ReadCdcState(pg::Connection& conn, std::string_view control_schema,
+                                             std::string_view task_name) {
+  ASSIGN_OR_RETURN(pg::QueryResult r,
+                   conn.Query("SELECT start_key, extract(epoch from start_time), position_key,"
+                              " position_etag, position_row, checkpoint FROM " +
+                                  Table(control_schema, kCdcStateTable) + " WHERE task_name = $1",
+                              {std::string(task_name)}));
+  if (r.rows() == 0) return std::optional<CdcState>();
+  CdcState s;
+  s.start_key = r.Get(0, 0);
+  s.start_time = ToTime(r, 0, 1);
+  s.position_key = r.Get(0, 2);
+  s.position_etag = r.Get(0, 3);
+  s.position_row = ToInt(r.Get(0, 4));
+  s.checkpoint = r.Get(0, 5);
+  return std::optional<CdcState>(std::move(s));
+}
+
+Status WriteCdcState(pg::Connection& conn, std::string_view control_schema,
+                     std::string_view task_name, const CdcState& s) {
+  return conn
+      .Query("INSERT INTO " + Table(control_schema, kCdcStateTable) +
+                 " (task_name, start_key, start_time, position_key, position_etag, position_row,"
+                 " checkpoint, updated_at) VALUES ($1,$2,$3,$4,$5,$6,$7, now())"
+                 " ON CONFLICT (task_name) DO UPDATE SET start_key = EXCLUDED.start_key,"
+                 " start_time = EXCLUDED.start_time, position_key = EXCLUDED.position_key,"
+                 " position_etag = EXCLUDED.position_etag, position_row = EXCLUDED.position_row,"
+                 " checkpoint = EXCLUDED.checkpoint, updated_at = now()",
+             {std::string(task_name), s.start_key, TimeParam(s.start_time), s.position_key,
+              s.position_etag, Text(s.position_row), s.checkpoint})
+      .status();
+}
+
+Result<std::map<std::string, std::vector<std::string>>> ReadLedger(pg::Connection& conn,
+                                                                   std::string_view control_schema,
+                                                                   std::string_view task_name) {
+  ASSIGN_OR_RETURN(pg::QueryResult r,
+                   conn.Query("SELECT object_key, etag FROM " +
+                                  Table(control_schema, kCdcLedgerTable) + " WHERE task_name = $1",
+                              {std::string(task_name)}));
+  std::map<std::string, std::vector<std::string>> out;
+  for (int i = 0; i < r.rows(); ++i) out[std::string(r.Get(i, 0))].emplace_back(r.Get(i, 1));
+  return out;
+}
+
+Status WriteLedger(pg::Connection& conn, std::string_view control_schema,
+                   std::string_view task_name, const std::vector<LedgerEntry>& entries) {
+  if (entries.empty()) return Status::Ok();
+  // One statement for the batch: unnest of parallel arrays.
+  auto array = [](const std::vector<std::string>& items) {
+    std::string out = "{";
+    for (size_t i = 0; i < items.size(); ++i) {
+      if (i) out += ',';
+      out += '"';
+      for (char c : items[i]) {
+        if (c == '"' || c == '\\') out += '\\';
+        out += c;
+      }
+      out += '"';
+    }
+    return out + "}";
+  };
+  std::vector<std::string> keys, etags, sizes, modified, rows, ins, upd, del, err, outcome;
+  for (const LedgerEntry& e : entries) {
+    keys.push_back(e.key);
+    etags.push_back(e.etag);
+    sizes.push_back(std::to_string(e.size));
+    modified.push_back(FormatIso8601(e.last_modified));
+    rows.push_back(std::to_string(e.rows));
+    ins.push_back(std::to_string(e.inserts));
+    upd.push_back(std::to_string(e.updates));
+    del.push_back(std::to_string(e.deletes));
+    err.push_back(std::to_string(e.errors));
+    outcome.push_back(e.outcome);
+  }
+  return conn
+      .Query("INSERT INTO " + Table(control_schema, kCdcLedgerTable) +
+                 " (task_name, object_key, etag, size, last_modified, applied_at, rows, inserts,"
+                 " updates, deletes, errors, outcome)"
+                 " SELECT $1, k, e, s, m, clock_timestamp(), r, i, u, d, x, o FROM unnest("
+                 "$2::text[], $3::text[], $4::int8[], $5::timestamptz[], $6::int8[], $7::int8[],"
+                 " $8::int8[], $9::int8[], $10::int8[], $11::text[]) AS t(k, e, s, m, r, i, u, d,"
+                 " x, o) ON CONFLICT (task_name, object_key, etag) DO UPDATE SET"
+                 " applied_at = EXCLUDED.applied_at, outcome = EXCLUDED.outcome,"
+                 " rows = EXCLUDED.rows, inserts = EXCLUDED.inserts, updates = EXCLUDED.updates,"
+                 " deletes = EXCLUDED.deletes, errors = EXCLUDED.errors",
+             {std::string(task_name), array(keys), array(etags), array(sizes), array(modified),
+              array(rows), array(ins), array(upd), array(del), array(err), array(outcome)})
+      .status();
+}
+
+Status DeleteCdcState(pg::Connection& conn, std::string_view control_schema,
+                      std::string_view task_name) {
+  RETURN_IF_ERROR(conn.Query("DELETE FROM " + Table(control_schema, kCdcStateTable) +
+                                 " WHERE task_name = $1",
+                             {std::string(task_name)})
+                      .status());
+  return conn
+      .Query("DELETE FROM " + Table(control_schema, kCdcLedgerTable) + " WHERE task_name = $1",
+             {std::string(task_name)})
+      .status();
+}
+
+Status WriteApplyExceptions(pg::Connection& conn, std::string_view control_schema,
+                            std::string_view task_name, const TableKey& table,
+                            const std::vector<ApplyException>& rows) {
+  for (const ApplyException& row : rows) {
+    RETURN_IF_ERROR(conn.Query("INSERT INTO " + Table(control_schema, kApplyExceptionsTable) +
+                                   " VALUES ($1, $2, $3, (now() at time zone 'utc'), $4, $5)",
+                               {std::string(task_name), table.first, table.second, row.statement,
+                                row.error})
+                        .status());
+  }
+  return Status::Ok();
 }
 
 Status WriteRejectedRows(pg::Connection& conn, std::string_view control_schema,

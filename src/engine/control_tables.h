@@ -14,6 +14,9 @@ namespace opendms::engine {
 
 inline constexpr std::string_view kCheckpointTable = "opendms_full_load_checkpoints";
 inline constexpr std::string_view kLoadExceptionsTable = "awsdms_full_load_exceptions";
+inline constexpr std::string_view kCdcStateTable = "opendms_cdc_state";
+inline constexpr std::string_view kCdcLedgerTable = "opendms_cdc_ledger";
+inline constexpr std::string_view kApplyExceptionsTable = "awsdms_apply_exceptions";
 
 // Where one slice of a table's full load stands, committed in the same transaction as the rows it
 // counts. A table's objects (in key order, as listed when its load was planned) are split into
@@ -68,6 +71,51 @@ struct RejectedRow {
   std::string raw;         // the row's original bytes
   bool loaded = false;     // true when the row was loaded anyway (a truncated value)
 };
+
+// Where a task's CDC stands, committed in the same transaction as the changes it counts.
+struct CdcState {
+  // The task's start: change objects at or before start_key, or last modified before
+  // start_time, are before the task (never applied, never "late"). Empty/none: from the first.
+  std::string start_key;
+  std::optional<TimePoint> start_time;
+  // The last change object applied: every change object after it in key order is still to do.
+  std::string position_key, position_etag;
+  int64_t position_row = 0;  // rows of it applied (all of them: objects apply whole)
+  std::string checkpoint;    // the RecoveryCheckpoint string of this position
+};
+
+// One change object the task has dealt with. outcome: "applied", "applied-late",
+// "applied-overwritten", "skipped-late", "skipped-overwritten".
+struct LedgerEntry {
+  std::string key, etag;
+  int64_t size = 0;
+  TimePoint last_modified{};
+  int64_t rows = 0, inserts = 0, updates = 0, deletes = 0, errors = 0;
+  std::string outcome = "applied";
+};
+
+Result<std::optional<CdcState>> ReadCdcState(pg::Connection& conn, std::string_view control_schema,
+                                             std::string_view task_name);
+Status WriteCdcState(pg::Connection& conn, std::string_view control_schema,
+                     std::string_view task_name, const CdcState& state);
+// key → ETags the ledger holds for it.
+Result<std::map<std::string, std::vector<std::string>>> ReadLedger(pg::Connection& conn,
+                                                                   std::string_view control_schema,
+                                                                   std::string_view task_name);
+// Appends entries; applied_at is the clock when this runs (so: last statement before COMMIT).
+Status WriteLedger(pg::Connection& conn, std::string_view control_schema,
+                   std::string_view task_name, const std::vector<LedgerEntry>& entries);
+// Forgets the task's CDC state and ledger (start-replication, reload-target).
+Status DeleteCdcState(pg::Connection& conn, std::string_view control_schema,
+                      std::string_view task_name);
+
+// A change that could not be applied, as DMS records it: the statement and the error.
+struct ApplyException {
+  std::string statement, error;
+};
+Status WriteApplyExceptions(pg::Connection& conn, std::string_view control_schema,
+                            std::string_view task_name, const TableKey& table,
+                            const std::vector<ApplyException>& rows);
 
 // Inserts rejected rows; call inside the transaction that commits the rows around them.
 Status WriteRejectedRows(pg::Connection& conn, std::string_view control_schema,

@@ -53,6 +53,12 @@ struct RunOptions {
   // Tables load in slices of whole objects, about 1/8 of a subtask's share of the bytes each,
   // and never smaller than this (tests make it small to see several slices).
   int64_t min_slice_bytes = int64_t{32} << 20;
+  // CDC: stop normally once no new change object has arrived for this long (0 = run until
+  // stopped). The change folder is listed every cdc_poll_interval_ms (at most 1 s).
+  double until_idle_seconds = 0;
+  int cdc_poll_interval_ms = 100;
+  // Late and overwritten change objects are looked for (a full listing) this often.
+  int cdc_audit_interval_ms = 5000;
 };
 
 // DMS's TableState values.
@@ -71,13 +77,26 @@ struct TableStatistics {
   int64_t full_load_rows = 0;            // rows committed to the target
   int64_t full_load_error_rows = 0;      // rows rejected by a data error policy (kept, see docs)
   int64_t full_load_truncated_rows = 0;  // rows loaded with a truncated value (also recorded)
-  int64_t inserts = 0, updates = 0, deletes = 0, ddls = 0;
+  int64_t inserts = 0, updates = 0, deletes = 0, ddls = 0;  // changes applied (CDC)
+  int64_t apply_errors = 0;  // changes an ApplyError*Policy kept out (see awsdms_apply_exceptions)
   int64_t bytes_read = 0, bytes_total = 0;
   int64_t objects_total = 0, objects_done = 0;
   std::optional<TimePoint> full_load_start, full_load_end;
   TimePoint last_update{};
   bool full_load_reloaded = false;
   std::string error_message;  // why the table is in "Table error"
+};
+
+// Change processing, task-wide.
+struct CdcStatistics {
+  bool active = false;  // the task reached change processing
+  int64_t objects_applied = 0, changes_applied = 0;
+  int64_t late_objects = 0, overwritten_objects = 0, skipped_objects = 0;
+  int64_t rows_for_other_tables = 0;  // change rows for tables the task does not migrate
+  // Latency of applied change objects, landed (LastModified) → committed, in milliseconds:
+  // the most recent samples (at most kMaxLatencySamples).
+  std::vector<double> latency_ms;
+  static constexpr size_t kMaxLatencySamples = 100000;
 };
 
 // A consistent copy of the task's state. Status values are DMS's ("running", "stopped",
@@ -92,6 +111,7 @@ struct TaskSnapshot {
   std::optional<TimePoint> fresh_start_date, start_date, stop_date, full_load_start_date,
       full_load_finish_date;
   std::vector<TableStatistics> tables;
+  CdcStatistics cdc;
 
   int TablesIn(std::string_view state) const;
   bool failed() const { return status == "failed"; }
@@ -102,6 +122,9 @@ struct TaskSnapshot {
 Json ReplicationTaskJson(const TaskDefinition& definition, const TaskSnapshot& snapshot);
 // [{"SchemaName": …, "TableName": …, "FullLoadRows": …, "TableState": …}, …]
 Json TableStatisticsJson(const TaskSnapshot& snapshot);
+// opendms's own CDC figures: {"ChangeObjectsApplied": …, "LateObjects": …,
+// "LatencyMillis": {"P50": …, "P99": …, "Max": …, "Samples": …}, …}.
+Json CdcStatisticsJson(const CdcStatistics& cdc);
 
 // One run of a replication task (one StartReplicationTask). Run() blocks until the task stops
 // or fails; Snapshot() and RequestStop() may be called from any thread meanwhile.

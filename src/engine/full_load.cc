@@ -30,6 +30,26 @@ std::vector<TableStatistics> TaskShared::Tables() const {
   return tables_;
 }
 
+void TaskShared::UpdateCdc(const std::function<void(CdcStatistics&)>& update) {
+  std::lock_guard lock(mu_);
+  update(cdc_);
+}
+
+CdcStatistics TaskShared::Cdc() const {
+  std::lock_guard lock(mu_);
+  return cdc_;
+}
+
+void TaskShared::SetRecoveryCheckpoint(std::string checkpoint) {
+  std::lock_guard lock(mu_);
+  recovery_checkpoint_ = std::move(checkpoint);
+}
+
+std::string TaskShared::recovery_checkpoint() const {
+  std::lock_guard lock(mu_);
+  return recovery_checkpoint_;
+}
+
 void TaskShared::Fail(std::string message) {
   std::lock_guard lock(mu_);
   if (failed_) {
@@ -89,6 +109,26 @@ std::string CreateTableSql(const MappedTable& table, bool with_primary_key) {
   const std::string pk = with_primary_key ? PrimaryKeyClause(table) : "";
   if (!pk.empty()) sql += ", " + pk;
   return sql + ")";
+}
+
+std::string PrepareTableSql(const MappedTable& table, TargetTablePrepMode mode,
+                            bool with_primary_key) {
+  const std::string name = pg::QualifiedName(table.target_schema, table.target_table);
+  const std::string create = CreateTableSql(table, with_primary_key);
+  // The schema exists: the task creates every target schema before tables load in parallel.
+  switch (mode) {
+    case TargetTablePrepMode::kDropAndCreate:
+      return "DROP TABLE IF EXISTS " + name + ";\n" + create + ";\n";
+    case TargetTablePrepMode::kTruncateBeforeLoad:
+      // Missing tables are created; existing ones keep their definition and lose their rows.
+      return "DO $opendms$ BEGIN IF to_regclass(" + pg::QuoteLiteral(name) +
+             ") IS NULL THEN EXECUTE " + pg::QuoteLiteral(create) + "; ELSE EXECUTE " +
+             pg::QuoteLiteral("TRUNCATE TABLE " + name) + "; END IF; END $opendms$;\n";
+    case TargetTablePrepMode::kDoNothing:
+      break;
+  }
+  return "DO $opendms$ BEGIN IF to_regclass(" + pg::QuoteLiteral(name) + ") IS NULL THEN EXECUTE " +
+         pg::QuoteLiteral(create) + "; END IF; END $opendms$;\n";
 }
 
 std::string AddPrimaryKeySql(const MappedTable& table) {
@@ -214,27 +254,8 @@ class TableLoad {
 };
 
 Status TableLoad::Prepare(const std::vector<TableCheckpoint>& plan) {
-  const std::string name = pg::QualifiedName(table_.target_schema, table_.target_table);
-  const bool pk_now = !settings_.create_pk_after_full_load;
-  // The schema exists: the task creates every target schema before tables load in parallel.
-  std::string sql;
-  switch (settings_.prep_mode) {
-    case TargetTablePrepMode::kDropAndCreate:
-      sql += "DROP TABLE IF EXISTS " + name + ";\n" + CreateTableSql(table_, pk_now) + ";\n";
-      break;
-    case TargetTablePrepMode::kTruncateBeforeLoad:
-      // Missing tables are created; existing ones keep their definition and lose their rows.
-      sql += "DO $opendms$ BEGIN IF to_regclass(" + pg::QuoteLiteral(name) +
-             ") IS NULL THEN EXECUTE " + pg::QuoteLiteral(CreateTableSql(table_, pk_now)) +
-             "; ELSE EXECUTE " + pg::QuoteLiteral("TRUNCATE TABLE " + name) +
-             "; END IF; END $opendms$;\n";
-      break;
-    case TargetTablePrepMode::kDoNothing:
-      sql += "DO $opendms$ BEGIN IF to_regclass(" + pg::QuoteLiteral(name) +
-             ") IS NULL THEN EXECUTE " + pg::QuoteLiteral(CreateTableSql(table_, pk_now)) +
-             "; END IF; END $opendms$;\n";
-      break;
-  }
+  const std::string sql =
+      PrepareTableSql(table_, settings_.prep_mode, !settings_.create_pk_after_full_load);
   // The plan is committed with the DDL: a resume finds either both or neither.
   Status st = conn_.Execute("BEGIN;\n" + sql);
   if (st.ok()) st = DeleteTableCheckpoints(conn_, env_.control_schema, env_.task_name, key_);

@@ -24,6 +24,10 @@ class TaskShared {
   // Runs `update` on table i's statistics under the lock and stamps LastUpdateTime.
   void UpdateTable(size_t i, const std::function<void(TableStatistics&)>& update);
   std::vector<TableStatistics> Tables() const;
+  void UpdateCdc(const std::function<void(CdcStatistics&)>& update);
+  CdcStatistics Cdc() const;
+  void SetRecoveryCheckpoint(std::string checkpoint);
+  std::string recovery_checkpoint() const;
 
   void RequestStop() { stop_requested_ = true; }
   bool stop_requested() const { return stop_requested_; }
@@ -35,6 +39,8 @@ class TaskShared {
  private:
   mutable std::mutex mu_;
   std::vector<TableStatistics> tables_;  // guarded by mu_
+  CdcStatistics cdc_;                    // guarded by mu_
+  std::string recovery_checkpoint_;      // guarded by mu_
   std::string failure_message_;          // guarded by mu_
   std::atomic<bool> stop_requested_{false};
   std::atomic<bool> failed_{false};
@@ -105,6 +111,11 @@ TableOutcome LoadTable(const LoadEnvironment& env, pg::Connection& conn,
 // KEY from ColumnIsPk (omitted when `with_primary_key` is false: CreatePkAfterFullLoad).
 std::string CreateTableSql(const MappedTable& table, bool with_primary_key);
 std::string AddPrimaryKeySql(const MappedTable& table);
+// The statements that prepare a target table under TargetTablePrepMode (DROP_AND_CREATE drops
+// and creates; TRUNCATE_BEFORE_LOAD truncates, or creates a missing table; DO_NOTHING creates a
+// missing table only).
+std::string PrepareTableSql(const MappedTable& table, TargetTablePrepMode mode,
+                            bool with_primary_key);
 
 // "folder/" + path, with the folder's slashes normalized; "" folder gives path.
 std::string JoinFolder(std::string_view folder, std::string_view path);

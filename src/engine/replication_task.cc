@@ -9,6 +9,7 @@
 #include <set>
 #include <thread>
 
+#include "engine/cdc.h"
 #include "engine/engine.h"
 #include "engine/full_load.h"
 #include "pg/pg.h"
@@ -157,6 +158,7 @@ Json TableStatisticsJson(const TaskSnapshot& snap) {
     j["AppliedDeletes"] = t.deletes;
     j["AppliedUpdates"] = t.updates;
     j["AppliedDdls"] = t.ddls;
+    j["ApplyErrors"] = t.apply_errors;
     j["FullLoadRows"] = t.full_load_rows;
     j["FullLoadCondtnlChkFailedRows"] = 0;
     j["FullLoadErrorRows"] = t.full_load_error_rows;
@@ -172,6 +174,26 @@ Json TableStatisticsJson(const TaskSnapshot& snap) {
     list.push_back(std::move(j));
   }
   return list;
+}
+
+Json CdcStatisticsJson(const CdcStatistics& cdc) {
+  Json j;
+  j["ChangeObjectsApplied"] = cdc.objects_applied;
+  j["ChangesApplied"] = cdc.changes_applied;
+  j["LateObjects"] = cdc.late_objects;
+  j["OverwrittenObjects"] = cdc.overwritten_objects;
+  j["SkippedObjects"] = cdc.skipped_objects;
+  j["RowsForOtherTables"] = cdc.rows_for_other_tables;
+  std::vector<double> l = cdc.latency_ms;
+  std::sort(l.begin(), l.end());
+  auto pct = [&](double p) {
+    return l.empty() ? 0.0 : l[std::min(l.size() - 1, static_cast<size_t>(p * l.size()))];
+  };
+  j["LatencyMillis"] = {{"P50", pct(0.50)},
+                        {"P99", pct(0.99)},
+                        {"Max", l.empty() ? 0.0 : l.back()},
+                        {"Samples", l.size()}};
+  return j;
 }
 
 namespace {
@@ -239,6 +261,8 @@ class ReplicationTask::Impl {
   static std::vector<TableStatistics> InitialStatistics(const TaskDefinition& def);
   Result<pg::Connection> Connect() const;
   void Worker();
+  // Change processing after the full load (or alone): runs it and sets the final status.
+  Result<TaskSnapshot> FinishWithCdc(bool fresh);
   // A table went to "Table error": applies TableErrorPolicy and TableErrorEscalationCount.
   void CountTableError(const std::string& message);
   void SetStatus(std::string status);
@@ -304,6 +328,8 @@ TaskSnapshot ReplicationTask::Impl::Snapshot() const {
     s = state_;
   }
   s.tables = shared_.Tables();
+  s.cdc = shared_.Cdc();
+  s.recovery_checkpoint = shared_.recovery_checkpoint();
   int64_t read = 0, total = 0;
   for (const TableStatistics& t : s.tables) {
     read += std::min(t.bytes_read, t.bytes_total);
@@ -373,11 +399,8 @@ void ReplicationTask::Impl::CountTableError(const std::string& message) {
 
 Result<TaskSnapshot> ReplicationTask::Impl::Run() {
   const TaskSettings& settings = def_.task.settings;
-  if (def_.task.migration_type != MigrationType::kFullLoad) {
-    return Status::InvalidArgument(
-        "MigrationType " + std::string(MigrationTypeName(def_.task.migration_type)) +
-        " is not supported by this version of opendms yet (full-load is)");
-  }
+  const MigrationType type = def_.task.migration_type;
+  const bool resume = options_.start_type == StartType::kResumeProcessing;
   control_schema_ = settings.control_schema.empty() ? "public" : settings.control_schema;
   started_ = std::chrono::steady_clock::now();
   {
@@ -411,19 +434,58 @@ Result<TaskSnapshot> ReplicationTask::Impl::Run() {
     fail(checkpoints.status().message());
     return Snapshot();
   }
-  if (options_.start_type == StartType::kResumeProcessing && checkpoints->empty()) {
+  auto cdc_state = ReadCdcState(*control, control_schema_, def_.task.identifier);
+  if (!cdc_state.ok()) {
+    fail(cdc_state.status().message());
+    return Snapshot();
+  }
+  if (resume && checkpoints->empty() && !*cdc_state) {
     return Status::InvalidState(
         "resume-processing: task " + def_.task.identifier + " has not run against " +
         def_.target.Describe() + " (no checkpoint in " + control_schema_ + "." +
-        std::string(kCheckpointTable) + "); start it with start-replication first");
+        std::string(kCheckpointTable) + " or " + control_schema_ + "." +
+        std::string(kCdcStateTable) + "); start it with start-replication first");
   }
-  if (options_.start_type != StartType::kResumeProcessing) {
+  if (!resume) {
     st = DeleteCheckpoints(*control, control_schema_, def_.task.identifier);
+    if (st.ok()) st = DeleteCdcState(*control, control_schema_, def_.task.identifier);
     if (!st.ok()) {
       fail(st.message());
       return Snapshot();
     }
     checkpoints->clear();
+  }
+  if (type == MigrationType::kCdc) {
+    // No full load: the tables are prepared (fresh starts only) and change processing begins.
+    std::set<std::string> schemas;
+    for (const MappedTable& t : def_.mapped_tables) schemas.insert(t.target_schema);
+    for (const std::string& schema : schemas) {
+      st = control->Execute("CREATE SCHEMA IF NOT EXISTS " + pg::QuoteIdentifier(schema));
+      if (!st.ok()) {
+        fail("creating target schema " + schema + ": " + st.message());
+        return Snapshot();
+      }
+    }
+    for (size_t i = 0; i < def_.mapped_tables.size(); ++i) {
+      const MappedTable& t = def_.mapped_tables[i];
+      if (!resume) {
+        st =
+            control->Execute("BEGIN;\n" + PrepareTableSql(t, settings.prep_mode, true) + "COMMIT;");
+        if (!st.ok()) {
+          (void)control->Execute("ROLLBACK");
+          fail("preparing " + t.target_schema + "." + t.target_table +
+               " (TargetTablePrepMode): " + st.message());
+          return Snapshot();
+        }
+      }
+      shared_.UpdateTable(i,
+                          [](TableStatistics& s) { s.table_state = std::string(kTableCompleted); });
+    }
+    {
+      std::lock_guard lock(mu_);
+      state_.status = "running";
+    }
+    return FinishWithCdc(/*fresh=*/!resume);
   }
 
   // List every table's objects first: the full load reads what exists when it starts.
@@ -612,10 +674,64 @@ Result<TaskSnapshot> ReplicationTask::Impl::Run() {
     } else if (shared_.stop_requested()) {
       state_.status = "stopped";
       state_.stop_reason = "Stop Reason NORMAL";
-    } else {
+    } else if (type == MigrationType::kFullLoad) {
       state_.status = "stopped";
       state_.stop_reason = "Stop Reason FULL_LOAD_ONLY_FINISHED";
       state_.full_load_finish_date = state_.stop_date;
+    } else {
+      state_.full_load_finish_date = state_.stop_date;
+      state_.stop_date.reset();
+    }
+  }
+  if (type == MigrationType::kFullLoad || shared_.failed() || shared_.stop_requested()) {
+    return Snapshot();
+  }
+  if (settings.stop_task_cached_changes_not_applied || settings.stop_task_cached_changes_applied) {
+    // S3 change objects are not cached during the load: they all wait in the bucket, so both
+    // settings stop the task here.
+    std::lock_guard lock(mu_);
+    state_.status = "stopped";
+    state_.stop_reason = settings.stop_task_cached_changes_applied
+                             ? "Stop Reason STOPPED_AFTER_CACHED_EVENTS"
+                             : "Stop Reason STOPPED_AFTER_FULL_LOAD";
+    state_.stop_date = Clock::Now();
+    return Snapshot();
+  }
+  return FinishWithCdc(/*fresh=*/!resume || !*cdc_state);
+}
+
+Result<TaskSnapshot> ReplicationTask::Impl::FinishWithCdc(bool fresh) {
+  CdcEnvironment env{
+      def_, store_, options_, def_.task.identifier, control_schema_, shared_, [this] {
+        return Connect();
+      }};
+  const CdcEnd end = RunCdc(env, fresh);
+  {
+    std::lock_guard lock(mu_);
+    state_.stop_date = Clock::Now();
+    state_.elapsed_millis = std::chrono::duration_cast<std::chrono::milliseconds>(
+                                std::chrono::steady_clock::now() - started_)
+                                .count();
+    switch (end) {
+      case CdcEnd::kFailed:
+        state_.status = "failed";
+        state_.stop_reason = "Stop Reason FATAL_ERROR";
+        state_.last_failure_message = "Last Error " + shared_.failure_message() +
+                                      " Stop Reason FATAL_ERROR Error Level FATAL";
+        break;
+      case CdcEnd::kStopRequested:
+      case CdcEnd::kIdle:
+        state_.status = "stopped";
+        state_.stop_reason = "Stop Reason NORMAL";
+        break;
+      case CdcEnd::kServerTime:
+        state_.status = "stopped";
+        state_.stop_reason = "Stop Reason STOPPED_AT_SERVER_TIME";
+        break;
+      case CdcEnd::kCommitTime:
+        state_.status = "stopped";
+        state_.stop_reason = "Stop Reason STOPPED_AT_COMMIT_TIME";
+        break;
     }
   }
   return Snapshot();

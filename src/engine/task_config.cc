@@ -646,6 +646,18 @@ const Json& DefaultTaskSettingsDocument() {
   return kDefaults;
 }
 
+std::string_view LateObjectPolicyName(LateObjectPolicy policy) {
+  switch (policy) {
+    case LateObjectPolicy::kApply:
+      return "APPLY";
+    case LateObjectPolicy::kSkip:
+      return "SKIP";
+    case LateObjectPolicy::kStopTask:
+      return "STOP_TASK";
+  }
+  return "?";
+}
+
 Json MergeTaskSettings(const Json& user_settings) {
   Json merged = DefaultTaskSettingsDocument();
   if (user_settings.is_null()) return merged;
@@ -921,6 +933,23 @@ Result<TaskSettings> ResolveTaskSettings(const Json& merged) {
 
   // Logging
   RETURN_IF_ERROR(r.Bool("Logging", "EnableLogging", t.enable_logging));
+
+  // OpendmsSettings
+  {
+    std::string late;
+    RETURN_IF_ERROR(r.String("OpendmsSettings", "LateChangeObjectPolicy", late));
+    if (late == "APPLY" || late.empty()) {
+      t.late_change_object_policy = LateObjectPolicy::kApply;
+    } else if (late == "SKIP") {
+      t.late_change_object_policy = LateObjectPolicy::kSkip;
+    } else if (late == "STOP_TASK") {
+      t.late_change_object_policy = LateObjectPolicy::kStopTask;
+    } else {
+      return Status::InvalidArgument(
+          "OpendmsSettings.LateChangeObjectPolicy must be one of APPLY, SKIP, STOP_TASK, got \"" +
+          late + "\"");
+    }
+  }
   {
     ASSIGN_OR_RETURN(const Json* logging, r.Section("Logging"));
     if (const Json* components = Find(*logging, "LogComponents")) {

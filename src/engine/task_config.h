@@ -102,6 +102,12 @@ std::string_view ErrorPolicyName(ErrorPolicy policy);  // "IGNORE_RECORD", "LOG_
 
 // The resolved config the engine reads (the user's document is kept apart, merged, in TaskSpec).
 // Defaults are DMS's; each member names the settings key it comes from.
+// OpendmsSettings.LateChangeObjectPolicy: what CDC does with a change object that lands with a
+// key sorting before one already applied, or that overwrites an applied object (new ETag). DMS
+// skips such objects silently; opendms always counts and logs them with their key.
+enum class LateObjectPolicy { kApply, kSkip, kStopTask };
+std::string_view LateObjectPolicyName(LateObjectPolicy policy);  // APPLY | SKIP | STOP_TASK
+
 struct TaskSettings {
   // TargetMetadata
   std::string target_schema;  // TargetSchema ("" = source schema)
@@ -159,6 +165,8 @@ struct TaskSettings {
   int stream_buffer_count = 3, stream_buffer_size_mb = 8, ctrl_stream_buffer_size_mb = 5;
   // Logging
   bool enable_logging = false;
+  // OpendmsSettings (opendms's own group; not in DMS's default document)
+  LateObjectPolicy late_change_object_policy = LateObjectPolicy::kApply;
 };
 
 // The full default ReplicationTaskSettings document exactly as DMS returns it for a task created

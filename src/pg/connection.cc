@@ -284,4 +284,47 @@ Result<QueryResult> Connection::Query(std::string_view sql,
   }
 }
 
+Status Connection::Prepare(const std::string& name, std::string_view sql) {
+  if (conn_ == nullptr) return Status::InvalidState("the connection is closed");
+  const std::string text(sql);
+  QueryResult result(PQprepare(conn_, name.c_str(), text.c_str(), 0, nullptr));
+  PGresult* raw = result.result_.get();
+  if (raw && PQresultStatus(raw) == PGRES_COMMAND_OK) return Status::Ok();
+  return internal::StatusFromResult(conn_, raw, sql);
+}
+
+Result<uint64_t> Connection::ExecutePrepared(const std::string& name,
+                                             std::span<const BinaryParam> params) {
+  if (conn_ == nullptr) return Status::InvalidState("the connection is closed");
+  constexpr size_t kInline = 64;
+  const char* values_inline[kInline];
+  int lengths_inline[kInline];
+  int formats_inline[kInline];
+  std::vector<const char*> values_heap;
+  std::vector<int> lengths_heap, formats_heap;
+  const char** values = values_inline;
+  int* lengths = lengths_inline;
+  int* formats = formats_inline;
+  if (params.size() > kInline) {
+    values_heap.resize(params.size());
+    lengths_heap.resize(params.size());
+    formats_heap.resize(params.size());
+    values = values_heap.data();
+    lengths = lengths_heap.data();
+    formats = formats_heap.data();
+  }
+  for (size_t i = 0; i < params.size(); ++i) {
+    values[i] = params[i].data;
+    lengths[i] = params[i].size;
+    formats[i] = 1;
+  }
+  QueryResult result(PQexecPrepared(conn_, name.c_str(), static_cast<int>(params.size()), values,
+                                    lengths, formats, /*resultFormat=*/0));
+  PGresult* raw = result.result_.get();
+  if (raw && (PQresultStatus(raw) == PGRES_COMMAND_OK || PQresultStatus(raw) == PGRES_TUPLES_OK)) {
+    return result.AffectedRows();
+  }
+  return internal::StatusFromResult(conn_, raw, "EXECUTE " + name);
+}
+
 }  // namespace opendms::pg

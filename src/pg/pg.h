@@ -18,6 +18,7 @@
 #include <memory>
 #include <mutex>
 #include <optional>
+#include <span>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -140,6 +141,17 @@ class Connection {
   // rows (empty for statements that return none).
   Result<QueryResult> Query(std::string_view sql,
                             const std::vector<std::optional<std::string>>& params = {});
+
+  // A binary-format parameter: `size` bytes at `data` in the type's binary send format;
+  // data == nullptr is NULL.
+  struct BinaryParam {
+    const char* data = nullptr;
+    int size = 0;
+  };
+  // Prepares `sql` as the named statement of this session (parameter types inferred).
+  Status Prepare(const std::string& name, std::string_view sql);
+  // Runs a prepared statement with binary parameters; returns its affected rows (PQcmdTuples).
+  Result<uint64_t> ExecutePrepared(const std::string& name, std::span<const BinaryParam> params);
 
   bool IsHealthy() const;  // PQstatus == CONNECTION_OK
   // "user@host:port/db" of this session; no password.

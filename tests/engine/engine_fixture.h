@@ -48,9 +48,9 @@ class EngineTest : public testing::PgTest {
   }
 
   static Json Task(const std::string& mappings, Json settings = Json::object(),
-                   const std::string& id = "test-task") {
+                   const std::string& id = "test-task", const std::string& type = "full-load") {
     return {{"ReplicationTaskIdentifier", id},
-            {"MigrationType", "full-load"},
+            {"MigrationType", type},
             {"TableMappings", mappings},
             {"ReplicationTaskSettings", settings.dump()}};
   }
@@ -71,6 +71,9 @@ class EngineTest : public testing::PgTest {
     options.start_type = start;
     options.read_buffer_bytes = read_buffer_bytes_;
     options.min_slice_bytes = min_slice_bytes_;
+    options.until_idle_seconds = until_idle_seconds_;
+    options.cdc_poll_interval_ms = 10;
+    options.cdc_audit_interval_ms = 50;
     ReplicationTask task_run(definition_, store ? *store : *store_, options);
     auto snap = task_run.Run();
     EXPECT_TRUE(snap.ok()) << snap.status().ToString();
@@ -88,6 +91,7 @@ class EngineTest : public testing::PgTest {
   TaskDefinition definition_;
   size_t read_buffer_bytes_ = 1 << 20;
   int64_t min_slice_bytes_ = int64_t{32} << 20;
+  double until_idle_seconds_ = 0.3;  // CDC tasks stop once nothing new arrived for this long
 };
 
 }  // namespace opendms::engine
