@@ -1,7 +1,8 @@
-// gen_dataset: writes the deterministic data set that bench/full_load loads, in the layout an
-// AWS DMS S3 source reads.
+// gen_dataset: writes the deterministic data sets that bench/full_load and bench/cdc load, in the
+// layout an AWS DMS S3 source reads.
 //
 //   <out>/<bucket>/<folder>/public/<table>/LOAD00000001.csv …   objects, no header, RFC 4180
+//   <out>/<bucket>/<folder>/<cdc-path>/CDC00000001.csv …        the change stream, if asked
 //   <out>/table_definitions.json   the DMS ExternalTableDefinition of the tables written
 //   <out>/schema.sql               CREATE TABLE statements with the PostgreSQL types DMS maps to
 //   <out>/manifest.json            every object's key, rows and bytes (what the harness reads)
@@ -15,8 +16,18 @@
 // bytes depend on nothing else: the output is the same whatever --jobs, --rows-per-file or
 // --single-file is, and the content fingerprint of a load does not depend on how it was split.
 //
+// The change stream (--cdc-changes M) is in AWS DMS's S3-source CDC format: one change per line,
+// `op,table_name,schema_name,col1,…,colN` (table BEFORE schema), op I/U/D or, with --cdc-op-words,
+// INSERT/UPDATE/DELETE, the full row image for every op (the new image for I and U, the deleted
+// image for D), values in TableColumns order, RFC 4180, NULL as an unquoted empty field. Inserts
+// take new keys; updates and deletes hit live keys only, a quarter of them keys inserted recently,
+// so that one object holds I→U→D chains on a key (as /work/shared/bench/gen_data.py). The choice of
+// ops and keys comes from one sequential stream seeded by --seed, so the changes do not depend on
+// --cdc-per-object, and the manifest records each table's row count after all changes.
+//
 //   gen_dataset --out DIR [--rows-per-table N] [--rows-per-file N | --single-file]
 //   gen_dataset --out DIR --single-object-gb 2 [--table events]     (one object, for the RSS test)
+//   gen_dataset --out DIR --rows-per-table N --cdc-changes M [--cdc-per-object K] [--cdc-op-words]
 
 #include <algorithm>
 #include <atomic>
@@ -29,6 +40,7 @@
 #include <string>
 #include <string_view>
 #include <thread>
+#include <unordered_map>
 #include <vector>
 
 #include <fmt/format.h>
@@ -87,8 +99,10 @@ class RowRandom {
     const auto span = static_cast<unsigned __int128>(hi - lo);
     return lo + static_cast<int64_t>((static_cast<unsigned __int128>(Next()) * span) >> 64);
   }
+  // Uniform in [0, 1).
+  double Unit() { return static_cast<double>(Next() >> 11) * 0x1.0p-53; }
   // True with probability p.
-  bool Chance(double p) { return static_cast<double>(Next() >> 11) * 0x1.0p-53 < p; }
+  bool Chance(double p) { return Unit() < p; }
   template <size_t N>
   std::string_view Pick(const std::string_view (&list)[N]) {
     return list[Uniform(0, N)];
@@ -270,7 +284,7 @@ std::string Lower(std::string_view v) {
   return s;
 }
 
-void CustomerRow(int64_t key, RowRandom& random, std::string& out) {
+void CustomerRow(int64_t key, int64_t /*version*/, RowRandom& random, std::string& out) {
   CsvRecord r(out);
   r.Int(key);
   const std::string_view first = random.Pick(kFirstNames);
@@ -289,11 +303,13 @@ void CustomerRow(int64_t key, RowRandom& random, std::string& out) {
   r.Bool(random.Chance(0.8));
 }
 
-void ProductRow(int64_t key, RowRandom& random, std::string& out) {
+// The SKU carries the image's version, so an update always changes it (as gen_data.py).
+void ProductRow(int64_t key, int64_t version, RowRandom& random, std::string& out) {
   CsvRecord r(out);
   r.Int(key);
   char sku[32];
-  std::snprintf(sku, sizeof(sku), "SKU-%08lld-0", static_cast<long long>(key));
+  std::snprintf(sku, sizeof(sku), "SKU-%08lld-%lld", static_cast<long long>(key),
+                static_cast<long long>(version));
   r.Text(sku);
   r.Text(Title(random));
   r.Money(random.Uniform(99, 250000));
@@ -303,7 +319,7 @@ void ProductRow(int64_t key, RowRandom& random, std::string& out) {
   r.Bool(random.Chance(0.05));
 }
 
-void OrderRow(int64_t key, RowRandom& random, std::string& out) {
+void OrderRow(int64_t key, int64_t /*version*/, RowRandom& random, std::string& out) {
   CsvRecord r(out);
   r.Int(key);
   r.Int(random.Uniform(1, 2000000));
@@ -314,7 +330,7 @@ void OrderRow(int64_t key, RowRandom& random, std::string& out) {
   r.Bool(random.Chance(0.7));
 }
 
-void OrderItemRow(int64_t key, RowRandom& random, std::string& out) {
+void OrderItemRow(int64_t key, int64_t /*version*/, RowRandom& random, std::string& out) {
   CsvRecord r(out);
   r.Int(key);
   r.Int(random.Uniform(1, 2000000) * 4 + 7);
@@ -333,7 +349,7 @@ void OrderItemRow(int64_t key, RowRandom& random, std::string& out) {
   }
 }
 
-void EventRow(int64_t key, RowRandom& random, std::string& out) {
+void EventRow(int64_t key, int64_t /*version*/, RowRandom& random, std::string& out) {
   CsvRecord r(out);
   r.Int(key);
   r.Int(random.Uniform(1, 1000000000000LL));
@@ -372,7 +388,8 @@ struct Column {
 struct Table {
   std::string_view name;
   std::vector<Column> columns;
-  void (*write_row)(int64_t key, RowRandom& random, std::string& out);
+  // Appends one record: image `version` of row `key` (see WriteRowImage).
+  void (*write_row)(int64_t key, int64_t version, RowRandom& random, std::string& out);
 };
 
 Column Pk(std::string_view name, std::string_view type) {
@@ -476,6 +493,17 @@ Json TableDefinitions(const std::vector<const Table*>& tables) {
   return {{"TableCount", std::to_string(tables.size())}, {"Tables", std::move(list)}};
 }
 
+// Appends image `version` of row `key` as one CSV record. Version 0 is the row the full load
+// writes, and also the image an insert of a new key writes; version v > 0 is the image change
+// number v (an update) writes. Each image has its own random stream, so it depends on nothing else.
+void WriteRowImage(uint64_t seed, const Table& table, int table_index, int64_t key, int64_t version,
+                   std::string& out) {
+  const uint64_t image_seed =
+      version == 0 ? seed : seed + static_cast<uint64_t>(version) * 0xD1B54A32D192ED03ULL;
+  RowRandom random(image_seed, table_index, key);
+  table.write_row(key, version, random, out);
+}
+
 // One object to write: rows [first_key, first_key + rows) of a table, or, when rows is 0, rows
 // from first_key on until the object holds at least min_bytes.
 struct ObjectTask {
@@ -515,8 +543,7 @@ Status WriteObject(uint64_t seed, ObjectTask& task) {
                       : bytes + static_cast<int64_t>(buffer.size()) >= task.min_bytes) {
       break;
     }
-    RowRandom random(seed, task.table_index, key);
-    task.table->write_row(key, random, buffer);
+    WriteRowImage(seed, *task.table, task.table_index, key, 0, buffer);
     ++rows;
     if (buffer.size() >= kFlushBytes) {
       status = flush();
@@ -555,7 +582,161 @@ struct Options {
   std::string tables;  // comma-separated subset, empty = all
   uint64_t seed = 42;
   int jobs = 0;
+  // The change stream: none when cdc_changes is 0.
+  int64_t cdc_changes = 0;
+  int64_t cdc_per_object = 10'000;
+  std::string cdc_path = "cdc";      // CdcPath, inside the bucket folder
+  std::string cdc_mix = "60,30,10";  // percent of inserts, updates, deletes
+  bool cdc_op_words = false;         // INSERT/UPDATE/DELETE instead of I/U/D
 };
+
+// Where the change stream stands for one table while it is generated.
+struct CdcTableState {
+  static constexpr int64_t kDeleted = -1;
+  int64_t max_key = 0;  // keys 1..max_key have existed (the base rows, then inserts)
+  int64_t live = 0;
+  // version[key - 1]: the version of the key's current image (WriteRowImage), or kDeleted.
+  std::vector<int64_t> version;
+  // Keys inserted lately, drawn by a quarter of the updates and deletes (deleted ones are redrawn).
+  std::vector<int64_t> recent;
+  int64_t inserts = 0, updates = 0, deletes = 0;
+};
+
+// Writes the change stream under <bucket>/<folder>/<cdc_path>/ over tables that hold keys
+// 1..rows_per_table, and returns its manifest entry. Objects are written to "<path>.tmp" and
+// renamed.
+Result<Json> WriteChangeStream(const Options& options, const std::vector<const Table*>& tables,
+                               const std::vector<int>& table_indexes) {
+  namespace fs = std::filesystem;
+  double mix[3] = {0, 0, 0};
+  if (std::sscanf(options.cdc_mix.c_str(), "%lf,%lf,%lf", &mix[0], &mix[1], &mix[2]) != 3 ||
+      mix[0] < 0 || mix[1] < 0 || mix[2] < 0 || mix[0] + mix[1] + mix[2] <= 0) {
+    return Status::InvalidArgument("--cdc-mix wants three percentages, e.g. 60,30,10");
+  }
+  const double insert_below = mix[0] / (mix[0] + mix[1] + mix[2]);
+  const double update_below = (mix[0] + mix[1]) / (mix[0] + mix[1] + mix[2]);
+
+  const std::string dir =
+      (options.bucket_folder.empty() ? std::string() : options.bucket_folder + "/") +
+      options.cdc_path + "/";
+  const fs::path bucket = fs::path(options.out) / options.bucket;
+  std::error_code ec;
+  fs::create_directories(bucket / dir, ec);
+  if (ec) return Status::IoError("mkdir " + (bucket / dir).string() + ": " + ec.message());
+
+  std::vector<CdcTableState> state(tables.size());
+  for (CdcTableState& st : state) {
+    st.max_key = st.live = options.rows_per_table;
+    st.version.assign(static_cast<size_t>(options.rows_per_table), 0);
+  }
+  // One sequential stream chooses every op and key; table index 1000 keeps it apart from the rows'.
+  RowRandom stream(options.seed, 1000, 0);
+  const std::string_view op_names[3] = {options.cdc_op_words ? "INSERT" : "I",
+                                        options.cdc_op_words ? "UPDATE" : "U",
+                                        options.cdc_op_words ? "DELETE" : "D"};
+  Json objects = Json::array();
+  int64_t change = 0, total_bytes = 0, total_repeats = 0, total_chains = 0;
+  std::string buffer;
+  for (int64_t object = 0; change < options.cdc_changes; ++object) {
+    const int64_t n = std::min(options.cdc_per_object, options.cdc_changes - change);
+    int64_t counts[3] = {0, 0, 0};
+    // Ops seen per (table, key) in this object (bits I=1, U=2, D=4): repeats are changes to a key
+    // changed before in the same object, chains keys inserted, updated and deleted in it.
+    std::unordered_map<uint64_t, int> seen;
+    int64_t repeats = 0, chains = 0;
+    buffer.clear();
+    for (int64_t i = 0; i < n; ++i) {
+      ++change;
+      const size_t t = static_cast<size_t>(stream.Uniform(0, static_cast<int64_t>(tables.size())));
+      CdcTableState& st = state[t];
+      const double x = stream.Unit();
+      int op;  // 0 insert, 1 update, 2 delete
+      int64_t key;
+      if (x < insert_below || st.live < 10) {
+        op = 0;
+        key = ++st.max_key;
+        st.version.push_back(0);
+        ++st.live;
+        ++st.inserts;
+        st.recent.push_back(key);
+        if (st.recent.size() > 2000) st.recent.erase(st.recent.begin(), st.recent.begin() + 1000);
+      } else {
+        op = x < update_below ? 1 : 2;
+        do {
+          key = !st.recent.empty() && stream.Chance(0.25)
+                    ? st.recent[stream.Uniform(0, static_cast<int64_t>(st.recent.size()))]
+                    : stream.Uniform(1, st.max_key + 1);
+        } while (st.version[key - 1] == CdcTableState::kDeleted);
+        if (op == 1) {
+          st.version[key - 1] = change;
+          ++st.updates;
+        } else {
+          ++st.deletes;
+          --st.live;
+        }
+      }
+      ++counts[op];
+      int& ops = seen[(static_cast<uint64_t>(t) << 56) | static_cast<uint64_t>(key)];
+      if (ops != 0) ++repeats;
+      ops |= 1 << op;
+      if (ops == 7) ++chains;
+
+      buffer.append(op_names[op]);
+      buffer.push_back(',');
+      buffer.append(tables[t]->name);
+      buffer.push_back(',');
+      buffer.append(kSchema);
+      buffer.push_back(',');
+      // An insert or update writes its new image, a delete the image it removes.
+      WriteRowImage(options.seed, *tables[t], table_indexes[t], key, st.version[key - 1], buffer);
+      if (op == 2) st.version[key - 1] = CdcTableState::kDeleted;
+    }
+    const std::string key = fmt::format("{}CDC{:08d}.csv", dir, object + 1);
+    const fs::path path = bucket / key;
+    const std::string tmp = path.string() + ".tmp";
+    RETURN_IF_ERROR(WriteTextFile(tmp, buffer));
+    fs::rename(tmp, path, ec);
+    if (ec) return Status::IoError("rename " + tmp + ": " + ec.message());
+    objects.push_back({{"key", key},
+                       {"path", fs::relative(path, options.out).string()},
+                       {"changes", n},
+                       {"inserts", counts[0]},
+                       {"updates", counts[1]},
+                       {"deletes", counts[2]},
+                       {"same_key_repeats", repeats},
+                       {"iud_chains", chains},
+                       {"bytes", static_cast<int64_t>(buffer.size())}});
+    total_bytes += static_cast<int64_t>(buffer.size());
+    total_repeats += repeats;
+    total_chains += chains;
+  }
+
+  Json per_table = Json::object();
+  int64_t ops[3] = {0, 0, 0};
+  for (size_t t = 0; t < tables.size(); ++t) {
+    const CdcTableState& st = state[t];
+    per_table[std::string(tables[t]->name)] = {{"rows_before", options.rows_per_table},
+                                               {"rows_after", st.live},
+                                               {"inserts", st.inserts},
+                                               {"updates", st.updates},
+                                               {"deletes", st.deletes}};
+    ops[0] += st.inserts;
+    ops[1] += st.updates;
+    ops[2] += st.deletes;
+  }
+  return Json{{"cdc_path", options.cdc_path},
+              {"prefix", dir},
+              {"op_words", options.cdc_op_words},
+              {"mix", options.cdc_mix},
+              {"per_object", options.cdc_per_object},
+              {"changes", options.cdc_changes},
+              {"bytes", total_bytes},
+              {"ops", {{"I", ops[0]}, {"U", ops[1]}, {"D", ops[2]}}},
+              {"same_key_repeats", total_repeats},
+              {"iud_chains", total_chains},
+              {"tables", std::move(per_table)},
+              {"objects", std::move(objects)}};
+}
 
 Status Run(const Options& options) {
   namespace fs = std::filesystem;
@@ -572,6 +753,10 @@ Status Run(const Options& options) {
     }
     return Status::InvalidArgument(fmt::format("unknown table '{}'", name));
   };
+  if (options.single_object_gb > 0 && options.cdc_changes > 0) {
+    return Status::InvalidArgument(
+        "--cdc-changes needs tables of --rows-per-table rows, not one object");
+  }
   if (options.single_object_gb > 0) {
     RETURN_IF_ERROR(add_table(options.table));
   } else if (options.tables.empty()) {
@@ -681,10 +866,24 @@ Status Run(const Options& options) {
   }
   manifest["total_rows"] = total_rows;
   manifest["total_bytes"] = total_bytes;
+  if (options.cdc_changes > 0) {
+    ASSIGN_OR_RETURN(manifest["cdc"], WriteChangeStream(options, tables, table_indexes));
+  }
   RETURN_IF_ERROR(WriteTextFile(out / "manifest.json", manifest.dump(1) + "\n"));
   std::printf("gen_dataset: %lld rows, %.1f MB in %zu objects under %s\n",
               static_cast<long long>(total_rows), static_cast<double>(total_bytes) / 1e6,
               tasks.size(), (out / options.bucket).c_str());
+  if (options.cdc_changes > 0) {
+    const Json& cdc = manifest["cdc"];
+    std::printf(
+        "gen_dataset: %lld changes (I %lld, U %lld, D %lld), %.1f MB in %zu objects under %s\n",
+        static_cast<long long>(options.cdc_changes),
+        static_cast<long long>(cdc["ops"]["I"].get<int64_t>()),
+        static_cast<long long>(cdc["ops"]["U"].get<int64_t>()),
+        static_cast<long long>(cdc["ops"]["D"].get<int64_t>()),
+        static_cast<double>(cdc["bytes"].get<int64_t>()) / 1e6, cdc["objects"].size(),
+        (out / options.bucket / cdc["prefix"].get<std::string>()).c_str());
+  }
   return Status::Ok();
 }
 
@@ -713,6 +912,19 @@ int main(int argc, char** argv) {
   app.add_option("--tables", options.tables, "comma-separated subset of tables (default all)");
   app.add_option("--seed", options.seed, "random seed")->capture_default_str();
   app.add_option("--jobs", options.jobs, "writer threads (default: cores)");
+  app.add_option("--cdc-changes", options.cdc_changes,
+                 "also write a change stream of N changes over the tables (0: none)")
+      ->capture_default_str()
+      ->check(CLI::NonNegativeNumber);
+  app.add_option("--cdc-per-object", options.cdc_per_object, "changes per CDC object")
+      ->capture_default_str()
+      ->check(CLI::PositiveNumber);
+  app.add_option("--cdc-path", options.cdc_path, "CdcPath: the change objects' folder")
+      ->capture_default_str();
+  app.add_option("--cdc-mix", options.cdc_mix, "percent of inserts,updates,deletes")
+      ->capture_default_str();
+  app.add_flag("--cdc-op-words", options.cdc_op_words,
+               "write INSERT/UPDATE/DELETE instead of I/U/D in the op column");
   CLI11_PARSE(app, argc, argv);
   opendms::Status status = opendms::bench::Run(options);
   if (!status.ok()) {
