@@ -1178,6 +1178,9 @@ CdcEnd CdcRun::Run(bool fresh) {
   const int interval_ms = std::clamp(env_.options.cdc_poll_interval_ms, 1, 1000);
   int retries = 0;
   bool loaded = false;
+  // A fresh start forgets the task's earlier CDC state once; every later (re)load, e.g. after a
+  // lost connection, must read what this run has committed since, or it would apply it again.
+  bool forget_state = fresh;
   auto last_activity = std::chrono::steady_clock::now();
   auto last_audit = std::chrono::steady_clock::time_point{};
   const int64_t batch_limit =
@@ -1216,7 +1219,7 @@ CdcEnd CdcRun::Run(bool fresh) {
     // whether the last COMMIT happened, so the target's word is taken.
     if (!conn_ || !conn_->IsHealthy() || !loaded) {
       Status st = Connect();
-      if (st.ok()) st = LoadState(fresh && !loaded);
+      if (st.ok()) st = LoadState(forget_state);
       if (!st.ok()) {
         if (!IsRecoverable(st, conn_ ? &*conn_ : nullptr) || !backoff(st)) {
           return Fail("change processing: " + st.message());
@@ -1224,6 +1227,7 @@ CdcEnd CdcRun::Run(bool fresh) {
         continue;
       }
       loaded = true;
+      forget_state = false;
     }
     Status st = ListNew();
     const auto now = std::chrono::steady_clock::now();
