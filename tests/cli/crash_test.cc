@@ -782,6 +782,10 @@ TEST_F(CrashCli, TheTargetCrashedDuringCdcTheTaskReconnectsAndAppliesEverythingO
   RunUnderRestarts(/*during_full_load=*/false, /*during_cdc=*/true, /*batch_apply=*/true);
 }
 
+TEST_F(CrashCli, TheTargetRestartedDuringTheFullLoadTheTaskReconnectsAndFinishes) {
+  RunUnderRestarts(/*during_full_load=*/true, /*during_cdc=*/false, /*batch_apply=*/false);
+}
+
 // ---------------------------------------------------------------------------------------------
 // 3. The lab's failure and both recovery paths
 // ---------------------------------------------------------------------------------------------
