@@ -158,11 +158,7 @@ std::string S3Url(std::string_view bucket, std::string_view key) {
 // Errors of the environment, not of the data: the connection went away or the server is
 // restarting. The task retries them as RecoverableError* settings say.
 bool IsRecoverable(const Status& st, const pg::Connection* conn) {
-  if (conn != nullptr && !conn->IsHealthy()) return true;
-  if (st.code() == ErrorCode::kConnectionError) return true;
-  const std::string_view state = pg::SqlState(st);
-  return state == "08000" || state == "08003" || state == "08006" || state == "08001" ||
-         state == "57P01" || state == "57P02" || state == "57P03";
+  return (conn != nullptr && !conn->IsHealthy()) || pg::IsTransientError(st);
 }
 
 // One change of a batch. Its encoded fields (binary COPY form: int32 length + bytes per column,
@@ -1277,6 +1273,9 @@ CdcEnd CdcRun::Run(bool fresh) {
   const int interval_ms = std::clamp(env_.options.cdc_poll_interval_ms, 1, 1000);
   int retries = 0;
   bool loaded = false;
+  // A fresh start forgets the task's earlier CDC state once; every later (re)load, e.g. after a
+  // lost connection, must read what this run has committed since, or it would apply it again.
+  bool forget_state = fresh;
   auto last_activity = std::chrono::steady_clock::now();
   auto last_audit = std::chrono::steady_clock::time_point{};
   const int64_t batch_limit =
@@ -1315,7 +1314,7 @@ CdcEnd CdcRun::Run(bool fresh) {
     // whether the last COMMIT happened, so the target's word is taken.
     if (!conn_ || !conn_->IsHealthy() || !loaded) {
       Status st = Connect();
-      if (st.ok()) st = LoadState(fresh && !loaded);
+      if (st.ok()) st = LoadState(forget_state);
       if (!st.ok()) {
         if (!IsRecoverable(st, conn_ ? &*conn_ : nullptr) || !backoff(st)) {
           return Fail("change processing: " + st.message());
@@ -1323,6 +1322,7 @@ CdcEnd CdcRun::Run(bool fresh) {
         continue;
       }
       loaded = true;
+      forget_state = false;
       Status status = WriteStatusRow(
           *conn_, env_.control_schema, env_.optional_tables, env_.task_name,
           StatusRow{"CHANGE PROCESSING", state_.position_key, std::nullopt, std::nullopt, 0});

@@ -253,6 +253,7 @@ class TableLoad {
   int64_t data_errors_ = 0;  // toward DataErrorEscalationCount
 
   bool last_slice_ = false;     // this slice completed the table
+  bool transient_ = false;      // the failure was the target's (pg::IsTransientError)
   bool resumable_ = false;      // failed reading the source: resume continues at the checkpoint
   TableCheckpoint checkpoint_;  // committed position, advanced as batches commit
   TableCheckpoint pending_;     // position after the last row handed to the COPY
@@ -549,6 +550,7 @@ bool TableLoad::OnRow(std::span<const csv::Field> fields, const csv::RowInfo& ro
     }
     if (!st.ok()) {
       verdict_message_ = st.ToString();
+      transient_ = pg::IsTransientError(st);
       verdict_ = Verdict::kTableError;
       return false;
     }
@@ -600,6 +602,7 @@ bool TableLoad::OnRow(std::span<const csv::Field> fields, const csv::RowInfo& ro
     buffer_.clear();
     if (!st.ok()) {
       verdict_message_ = st.ToString();
+      transient_ = pg::IsTransientError(st);
       verdict_ = Verdict::kTableError;
       return false;
     }
@@ -608,6 +611,7 @@ bool TableLoad::OnRow(std::span<const csv::Field> fields, const csv::RowInfo& ro
     Status st = CommitBatch("loading");
     if (!st.ok()) {
       verdict_message_ = st.ToString();
+      transient_ = pg::IsTransientError(st);
       verdict_ = Verdict::kTableError;
       return false;
     }
@@ -622,7 +626,7 @@ bool TableLoad::OnRow(std::span<const csv::Field> fields, const csv::RowInfo& ro
 TableOutcome TableLoad::Finish(TableOutcome outcome, std::string msg, std::string* message) {
   const std::string table_name = table_.target_schema + "." + table_.target_table;
   if ((outcome == TableOutcome::kTableError || outcome == TableOutcome::kFatal) &&
-      !conn_.IsHealthy()) {
+      (!conn_.IsHealthy() || transient_)) {
     // The target went away: whatever failed, the committed checkpoint stands.
     outcome = TableOutcome::kRecoverable;
   }
@@ -716,7 +720,9 @@ TableOutcome TableLoad::Run(std::string* message) {
     return Finish(
         settings_.table_error_policy == ErrorPolicy::kStopTask ? TableOutcome::kFatal
                                                                : TableOutcome::kTableError,
-        "preparing " + table_name + " (" + "TargetTablePrepMode): " + prep.ToString(), message);
+        "preparing " + table_name + " (" +
+            "TargetTablePrepMode): " + (transient_ = pg::IsTransientError(prep), prep.ToString()),
+        message);
   }
   pending_ = checkpoint_;
   if (objects.empty() && checkpoint_.plan_objects == 0) {
@@ -736,7 +742,8 @@ TableOutcome TableLoad::Run(std::string* message) {
       }
       Status st = CommitBatch("loading");
       return Finish(st.ok() ? TableOutcome::kStopped : TableOutcome::kTableError,
-                    st.ok() ? "stopped" : st.ToString(), message);
+                    st.ok() ? "stopped" : (transient_ = pg::IsTransientError(st), st.ToString()),
+                    message);
     }
     object_ = &objects[i];
     const int64_t offset = i == first_object ? start_offset : 0;
@@ -810,8 +817,10 @@ TableOutcome TableLoad::Run(std::string* message) {
           return Finish(TableOutcome::kAbandoned, "", message);
         case Verdict::kStopped: {
           Status st = CommitBatch("loading");
-          return Finish(st.ok() ? TableOutcome::kStopped : TableOutcome::kTableError,
-                        st.ok() ? "stopped" : st.ToString(), message);
+          return Finish(
+              st.ok() ? TableOutcome::kStopped : TableOutcome::kTableError,
+              st.ok() ? "stopped" : (transient_ = pg::IsTransientError(st), st.ToString()),
+              message);
         }
         case Verdict::kTableError:
         case Verdict::kFatal: {
@@ -845,9 +854,11 @@ TableOutcome TableLoad::Run(std::string* message) {
   Status st = CommitBatch("completed");
   if (!st.ok()) {
     RollbackBatch();
-    return Finish(s.table_error_policy == ErrorPolicy::kStopTask ? TableOutcome::kFatal
-                                                                 : TableOutcome::kTableError,
-                  "committing " + table_name + ": " + st.ToString(), message);
+    return Finish(
+        s.table_error_policy == ErrorPolicy::kStopTask ? TableOutcome::kFatal
+                                                       : TableOutcome::kTableError,
+        "committing " + table_name + ": " + (transient_ = pg::IsTransientError(st), st.ToString()),
+        message);
   }
   spdlog::info(
       "task {}: table {} {} completed: {} rows loaded, {} rejected{}", env_.task_name, table_name,

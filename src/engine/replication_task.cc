@@ -375,7 +375,7 @@ void ReplicationTask::Impl::Worker() {
       conn.reset();
       auto c = Connect();
       if (!c.ok()) {
-        if (c.status().code() == ErrorCode::kConnectionError && RecoverableBackoff(c.status())) {
+        if (pg::IsTransientError(c.status()) && RecoverableBackoff(c.status())) {
           requeue();
           continue;
         }

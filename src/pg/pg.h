@@ -60,6 +60,10 @@ Status ValidateIdentifier(std::string_view name);
 // The five-character SQLSTATE a Status made by this module carries ("22P02"), or "" if none
 // (e.g. an ok Status, a client-side failure, or a Status from another module).
 std::string_view SqlState(const Status& status);
+// True for errors of the environment rather than of the statement: the connection is gone
+// (ConnectionError, SQLSTATE class 08) or the server is shutting down, starting up or restarting
+// (57P01, 57P02, 57P03). The same work on a new connection later may succeed.
+bool IsTransientError(const Status& status);
 
 // ---------------------------------------------------------------------------------------------
 // Connections

@@ -83,6 +83,12 @@ std::string_view SqlState(const Status& status) {
   return code.substr(0, 5);
 }
 
+bool IsTransientError(const Status& status) {
+  if (status.code() == ErrorCode::kConnectionError) return true;
+  const std::string_view state = SqlState(status);
+  return state.substr(0, 2) == "08" || state == "57P01" || state == "57P02" || state == "57P03";
+}
+
 std::string ConnectionParams::ToConnInfo() const {
   std::string out;
   if (!host.empty()) AppendConnInfoValue(out, "host", host);

@@ -1,73 +1,39 @@
 // `opendms run-task` as a user runs it: the real binary, the example documents, a real
 // PostgreSQL; exit statuses and the JSON it prints.
-#include <gtest/gtest.h>
-#include <sys/wait.h>
-
-#include <filesystem>
-#include <fstream>
-
-#include "core/core.h"
-#include "support/pg_test_server.h"
+#include "cli_fixture.h"
 
 namespace opendms {
 namespace {
 
 namespace fs = std::filesystem;
+using cli_testing::Outcome;
 
-struct Outcome {
-  int exit_code = -1;
-  std::string out, err;
-};
-
-class RunTaskCli : public testing::PgTest {
+// The example of examples/full-load: its bucket in the store, its documents (the target's
+// pointed at the test database).
+class RunTaskCli : public cli_testing::CliTest {
  protected:
   void SetUp() override {
-    PgTest::SetUp();
-    dir_ = fs::temp_directory_path() /
-           ("opendms-cli-" + std::to_string(::getpid()) + "-" +
-            ::testing::UnitTest::GetInstance()->current_test_info()->name());
-    fs::remove_all(dir_);
-    fs::create_directories(dir_ / "store");
+    CliTest::SetUp();
+    if (HasFatalFailure()) return;
     const fs::path examples = fs::path(OPENDMS_SOURCE_DIR) / "examples" / "full-load";
-    fs::copy(examples / "bucket", dir_ / "store", fs::copy_options::recursive);
-    Json target = Json::parse(Read(examples / "target-endpoint.json"));
+    fs::copy(examples / "bucket", store(), fs::copy_options::recursive);
+    Json target = Json::parse(cli_testing::ReadFile(examples / "target-endpoint.json"));
     target["ServerName"] = params_.host;
     target["Port"] = params_.port;
     target["DatabaseName"] = params_.dbname;
     target["Username"] = params_.user;
     target["Password"] = params_.password;
-    Write(dir_ / "target.json", target.dump());
+    target_ = WriteJson("target.json", target);
     source_ = examples / "source-endpoint.json";
     task_ = examples / "task.json";
   }
-  void TearDown() override {
-    fs::remove_all(dir_);
-    PgTest::TearDown();
-  }
-
-  static std::string Read(const fs::path& p) {
-    std::ifstream in(p);
-    return std::string(std::istreambuf_iterator<char>(in), {});
-  }
-  static void Write(const fs::path& p, const std::string& s) { std::ofstream(p) << s; }
 
   Outcome RunCli(const std::vector<std::string>& extra, const fs::path& source,
                  const fs::path& task) {
-    std::string cmd = std::string(OPENDMS_BINARY) + " --log-level warn run-task --store " +
-                      (dir_ / "store").string() + " --source-endpoint " + source.string() +
-                      " --target-endpoint " + (dir_ / "target.json").string() + " --task " +
-                      task.string();
-    for (const auto& e : extra) cmd += " " + e;
-    cmd += " >" + (dir_ / "out").string() + " 2>" + (dir_ / "err").string();
-    int rc = std::system(cmd.c_str());
-    Outcome o;
-    o.exit_code = WIFEXITED(rc) ? WEXITSTATUS(rc) : -1;
-    o.out = Read(dir_ / "out");
-    o.err = Read(dir_ / "err");
-    return o;
+    return Run(source, task, extra);
   }
 
-  fs::path dir_, source_, task_;
+  fs::path source_, task_;
 };
 
 TEST_F(RunTaskCli, TheReadmeExampleLoadsAndPrintsDescribeShapedJson) {
@@ -99,9 +65,10 @@ TEST_F(RunTaskCli, TheReadmeExampleLoadsAndPrintsDescribeShapedJson) {
 }
 
 TEST_F(RunTaskCli, ABadCsvFailsWithExitOneAndTheFailureOnStderr) {
-  Write(dir_ / "store/landing/sales/public/customers/LOAD00000003.csv",
-        "customer_id,name,email,city,active,signed_up\n7,Eve,eve@example.com,Paris,true,2024-06-01,"
-        "extra\n");
+  cli_testing::WriteFile(
+      store() / "landing/sales/public/customers/LOAD00000003.csv",
+      "customer_id,name,email,city,active,signed_up\n7,Eve,eve@example.com,Paris,true,2024-06-01,"
+      "extra\n");
   Outcome o = RunCli({}, source_, task_);
   EXPECT_EQ(o.exit_code, 1) << o.err;
   Json doc = Json::parse(o.out);
@@ -113,9 +80,9 @@ TEST_F(RunTaskCli, ABadCsvFailsWithExitOneAndTheFailureOnStderr) {
 }
 
 TEST_F(RunTaskCli, InvalidInputIsRefusedWithExitTwoNamingTheField) {
-  Json task = Json::parse(Read(task_));
+  Json task = Json::parse(cli_testing::ReadFile(task_));
   task["ReplicationTaskSettings"] = R"({"FullLoadSettings":{"MaxFullLoadSubTasks":"many"}})";
-  Write(dir_ / "task.json", task.dump());
+  WriteJson("task.json", task);
   Outcome o = RunCli({}, source_, dir_ / "task.json");
   EXPECT_EQ(o.exit_code, 2);
   EXPECT_NE(o.err.find("MaxFullLoadSubTasks"), std::string::npos) << o.err;
