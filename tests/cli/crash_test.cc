@@ -547,7 +547,7 @@ class CrashCli : public CliTest {
 // ---------------------------------------------------------------------------------------------
 
 TEST_F(CrashCli, SigkillAtRandomPointsAndResumeLosesAndDuplicatesNothing) {
-  MakeDataSet(/*objects=*/8, /*rows=*/6000, /*change_objects=*/80, /*changes=*/200);
+  MakeDataSet(/*objects=*/12, /*rows=*/8000, /*change_objects=*/160, /*changes=*/200);
   PutDataSet();
   const std::string id = "crash-task";
   // Runs use batch or transactional apply at random: each resumes the other's position.
