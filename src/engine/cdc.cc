@@ -1380,9 +1380,23 @@ CdcEnd CdcRun::Run(bool fresh) {
       ResetBatch();
       size_t parsed = 0;
       Status read_error;
+      // A batch ends, at an object boundary, once it holds BatchSplitSize changes (batch apply;
+      // 0 = no limit) or MinTransactionSize changes (transactional apply), or once reading it
+      // took BatchApplyTimeoutMax seconds; the objects left over make the next batch.
+      const size_t split = settings_.batch_apply_enabled
+                               ? static_cast<size_t>(settings_.batch_split_size)
+                               : static_cast<size_t>(settings_.min_transaction_size);
+      const auto parse_started = std::chrono::steady_clock::now();
       for (; parsed < batch.size(); ++parsed) {
         read_error = ParseObject(batch[parsed], static_cast<uint32_t>(parsed));
         if (!read_error.ok() || !fatal_.empty()) break;
+        if ((split > 0 && changes_.size() >= split) ||
+            std::chrono::steady_clock::now() - parse_started >=
+                std::chrono::seconds(std::max(1, settings_.batch_apply_timeout_max))) {
+          ++parsed;
+          batch.resize(parsed);
+          break;
+        }
       }
       if (!read_error.ok()) return Fail(read_error.message());
       const std::string fatal = fatal_;
