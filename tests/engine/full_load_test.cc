@@ -372,6 +372,16 @@ TEST_F(FullLoad, ResumeProcessingOfATaskThatNeverRanIsRefused) {
   EXPECT_NE(r.status().message().find("start-replication"), std::string::npos);
 }
 
+// Reads of objects whose key contains `key_part` fail after `after_bytes` bytes.
+void ArmReadFailure(objectstore::FaultInjectingStore& faulty, const std::string& key_part,
+                    uint64_t after_bytes) {
+  objectstore::FaultSpec fault;
+  fault.kind = objectstore::FaultSpec::Kind::kFailRead;
+  fault.key_substring = key_part;
+  fault.after_bytes = after_bytes;
+  faulty.Arm(fault);
+}
+
 // 3000 orders (ids 1..3000) in `parts` objects of whole rows, LOAD1.csv, LOAD2.csv, …
 std::vector<std::string> OrderObjects(int parts) {
   std::string data;
@@ -391,11 +401,8 @@ TEST_F(FullLoad, ResumeAfterAReadFailureContinuesAtTheNextRowExactlyOnce) {
   Put("public/orders/LOAD1.csv", parts[0]);
   Put("public/orders/LOAD2.csv", parts[1]);
   objectstore::FaultInjectingStore faulty(*store_);
-  objectstore::FaultSpec fault;
-  fault.kind = objectstore::FaultSpec::Kind::kFailRead;
-  fault.key_substring = "LOAD2";
-  fault.after_bytes = 20000;  // past the first commit of LOAD2's rows (4 KiB reads below)
-  faulty.Arm(fault);
+  ArmReadFailure(faulty, "LOAD2",
+                 20000);  // past the first commit of LOAD2's rows (4 KiB reads below)
   Json settings = {{"FullLoadSettings", {{"CommitRate", 500}}}};
   read_buffer_bytes_ = 4096;  // so that rows of LOAD2 are committed before the fault
   TaskSnapshot s =
@@ -447,11 +454,7 @@ TEST_F(FullLoad, ResumeOfASlicedTableContinuesEverySliceExactlyOnce) {
   for (size_t i = 0; i < parts.size(); ++i)
     Put("public/orders/LOAD" + std::to_string(i + 1) + ".csv", parts[i]);
   objectstore::FaultInjectingStore faulty(*store_);
-  objectstore::FaultSpec fault;
-  fault.kind = objectstore::FaultSpec::Kind::kFailRead;
-  fault.key_substring = "LOAD3";
-  fault.after_bytes = 9000;
-  faulty.Arm(fault);
+  ArmReadFailure(faulty, "LOAD3", 9000);
   min_slice_bytes_ = 1;
   read_buffer_bytes_ = 4096;
   Json settings = {{"FullLoadSettings", {{"MaxFullLoadSubTasks", 2}, {"CommitRate", 100}}}};
@@ -476,11 +479,7 @@ TEST_F(FullLoad, ResumeReloadsATableWhoseObjectsChangedSinceItsLoadWasPlanned) {
   Put("public/orders/LOAD1.csv", parts[0]);
   Put("public/orders/LOAD2.csv", parts[1]);
   objectstore::FaultInjectingStore faulty(*store_);
-  objectstore::FaultSpec fault;
-  fault.kind = objectstore::FaultSpec::Kind::kFailRead;
-  fault.key_substring = "LOAD2";
-  fault.after_bytes = 9000;
-  faulty.Arm(fault);
+  ArmReadFailure(faulty, "LOAD2", 9000);
   read_buffer_bytes_ = 4096;
   Json settings = {{"FullLoadSettings", {{"CommitRate", 100}}}};
   TaskSnapshot s =
