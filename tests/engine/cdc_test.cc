@@ -292,6 +292,56 @@ TEST_P(Cdc, DmsOptionalControlTablesWhenEnabled) {
   EXPECT_EQ(Orders(), "1:ann:1.00:- 2:bo:2.00:-");
 }
 
+TEST_P(Cdc, CdcStartTimeAndCommitTimeStopChooseObjectsByLastModified) {
+  Put("changes/CDC0001.csv", "I,orders,public,1,ann,1.00,\n");
+  std::this_thread::sleep_for(std::chrono::milliseconds(30));
+  const std::string between = FormatIso8601(Clock::Now());
+  std::this_thread::sleep_for(std::chrono::milliseconds(30));
+  Put("changes/CDC0002.csv", "I,orders,public,2,bo,2.00,\n");
+
+  Json from = CdcTask();
+  from["CdcStartTime"] = between;
+  TaskSnapshot s = Run(CdcSource(), from);
+  ASSERT_EQ(s.status, "stopped") << s.last_failure_message;
+  EXPECT_EQ(Orders(), "2:bo:2.00:-");  // CDC0001 was modified before the start time
+
+  Json until = CdcTask({}, "until");
+  until["CdcStopPosition"] = "commit_time:" + between;
+  s = Run(CdcSource(), until);
+  ASSERT_EQ(s.status, "stopped") << s.last_failure_message;
+  EXPECT_EQ(s.stop_reason, "Stop Reason STOPPED_AT_COMMIT_TIME");
+  EXPECT_EQ(Orders(), "1:ann:1.00:-");  // DROP_AND_CREATE, then CDC0001 only
+}
+
+TEST_P(Cdc, ServerTimeStopPositionStopsTheTaskAtThatTime) {
+  Put("changes/CDC0001.csv", "I,orders,public,1,ann,1.00,\n");
+  until_idle_seconds_ = 0;  // only the stop position ends it
+  Json task = CdcTask();
+  task["CdcStopPosition"] =
+      "server_time:" + FormatIso8601(Clock::Now() + std::chrono::milliseconds(600));
+  TaskSnapshot s = Run(CdcSource(), task);
+  ASSERT_EQ(s.status, "stopped") << s.last_failure_message;
+  EXPECT_EQ(s.stop_reason, "Stop Reason STOPPED_AT_SERVER_TIME");
+  EXPECT_EQ(Orders(), "1:ann:1.00:-");
+}
+
+TEST_P(Cdc, ApplyErrorEscalationCountEscalatesToItsPolicy) {
+  Put("public/orders/LOAD1.csv", "1,ann,1.00,\n2,bo,2.00,\n");
+  Put("changes/CDC0001.csv", "I,orders,public,1,dup,9.00,\n");
+  Put("changes/CDC0002.csv", "I,orders,public,2,dup,9.00,\nI,orders,public,3,cy,3.00,\n");
+  Json settings = {{"ErrorBehavior",
+                    {{"ApplyErrorEscalationCount", 2}, {"ApplyErrorEscalationPolicy", "STOP_TASK"}}},
+                   {"ChangeProcessingTuning", {{"BatchSplitSize", 1}, {"MinTransactionSize", 1}}}};
+  TaskSnapshot s = Run(CdcSource(), CdcTask(settings, "esc", "full-load-and-cdc"));
+  ASSERT_EQ(s.status, "failed");
+  EXPECT_NE(s.last_failure_message.find("ApplyErrorEscalationCount (2) reached"), std::string::npos)
+      << s.last_failure_message;
+  // The first conflict was logged and its object committed; the second object's batch was not.
+  EXPECT_EQ(Orders(), "1:ann:1.00:- 2:bo:2.00:-");
+  EXPECT_EQ(Scalar("SELECT count(*) FROM public.awsdms_apply_exceptions"), "1");
+  EXPECT_EQ(s.recovery_checkpoint.rfind("checkpoint:V1#S3#changes/CDC0001.csv#", 0), 0u);
+}
+
 INSTANTIATE_TEST_SUITE_P(Apply, Cdc, ::testing::Values(true, false),
                          [](const ::testing::TestParamInfo<bool>& info) {
                            return info.param ? "Batch" : "Transactional";
