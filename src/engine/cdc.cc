@@ -1142,7 +1142,6 @@ Result<CdcRun::ApplyVerdict> CdcRun::ApplyBatch(std::vector<BatchObject>& batch)
   }
   for (const Change& c : changes_) {
     if (tables_[c.table].batch || tables_[c.table].suspended) continue;
-    RETURN_IF_ERROR(PrepareTable(c.table));
     ASSIGN_OR_RETURN(ApplyVerdict v, ApplyOne(c));
     if (v != ApplyVerdict::kOk) {
       (void)conn_->Execute("ROLLBACK");
