@@ -1,5 +1,7 @@
-// core: what every module shares — Status/Result (expected failures as values), the JSON type,
-// time (with a settable offset, for simulated weeks), and logging.
+// core: what every module shares — Status/Result (expected failures as values, optionally
+// carrying the AWS error code a client sees), the JSON type, time (with a settable offset, for
+// simulated weeks), logging, and the byte-level helpers of the AWS protocols: hashes, HMAC,
+// base64, CRC32, URI encoding, random ids and SigV4's signing primitives.
 //
 // Start reading at Status. No module below this one exists; every module may include this header.
 #pragma once
@@ -12,6 +14,7 @@
 #include <string_view>
 #include <utility>
 #include <variant>
+#include <vector>
 
 #include <spdlog/spdlog.h>
 #include <nlohmann/json.hpp>
@@ -86,13 +89,26 @@ class [[nodiscard]] Status {
   // "NotFound: no such key" — or "OK".
   std::string ToString() const;
 
-  // A copy with "<context>: " in front of the message; the kind is kept.
+  // A copy with "<context>: " in front of the message; the kind and AWS code are kept.
   Status WithContext(std::string_view context) const;
+
+  // The AWS error code a client should see ("ResourceNotFoundException", "NoSuchKey",
+  // "InvalidResourceStateFault"), or "" to let the api module derive one from code().
+  const std::string& aws_code() const { return aws_code_; }
+  // A copy carrying `aws_code`; the kind and message are kept.
+  Status WithAwsCode(std::string aws_code) const;
+  // Shorthand: Status::Aws(ErrorCode::kNotFound, "ResourceNotFoundException", "…").
+  static Status Aws(ErrorCode code, std::string aws_code, std::string msg) {
+    Status s(code, std::move(msg));
+    s.aws_code_ = std::move(aws_code);
+    return s;
+  }
 
  private:
   Status(ErrorCode code, std::string msg) : code_(code), message_(std::move(msg)) {}
   ErrorCode code_ = ErrorCode::kOk;
   std::string message_;
+  std::string aws_code_;
 };
 
 // A value or the Status saying why there is none. Constructing from an ok Status is a bug.
@@ -180,6 +196,93 @@ double ToEpochSeconds(TimePoint t);
 TimePoint FromEpochSeconds(double seconds);
 // "2026-11-30T08:13:05.123Z"
 std::string FormatIso8601(TimePoint t);
+
+// ---------------------------------------------------------------------------------------------
+// Bytes: hashes, encodings, random ids (crypto.cc; OpenSSL and zlib underneath)
+// ---------------------------------------------------------------------------------------------
+
+std::string HexEncode(std::string_view bytes);  // lowercase
+std::string Base64Encode(std::string_view bytes);
+// Standard alphabet with padding; whitespace is not accepted. InvalidArgument naming `what`.
+Result<std::string> Base64Decode(std::string_view text, std::string_view what = "base64 value");
+std::string Sha256(std::string_view data);  // 32 raw bytes
+std::string Sha256Hex(std::string_view data);
+std::string HmacSha256(std::string_view key, std::string_view data);  // 32 raw bytes
+
+// Incremental SHA-256, for bodies that stream.
+class Sha256Hasher {
+ public:
+  Sha256Hasher();
+  ~Sha256Hasher();
+  Sha256Hasher(const Sha256Hasher&) = delete;
+  Sha256Hasher& operator=(const Sha256Hasher&) = delete;
+  void Update(std::string_view data);
+  std::string FinishHex();  // once
+ private:
+  void* ctx_;  // EVP_MD_CTX
+};
+
+// CRC32 with zlib's (IEEE) polynomial; start with crc = 0 and feed the bytes in order.
+uint32_t Crc32(uint32_t crc, std::string_view data);
+// The 4 bytes big-endian, base64: S3's x-amz-checksum-crc32 form ("GfDGtA==").
+std::string Crc32ToBase64(uint32_t crc);
+
+// Equal without an early exit, for comparing signatures and MACs.
+bool ConstantTimeEquals(std::string_view a, std::string_view b);
+
+std::string RandomBytes(size_t n);  // from the OS CSPRNG (OpenSSL RAND_bytes)
+std::string RandomUuid();           // version 4, lowercase, 36 chars
+// n characters drawn uniformly from `alphabet` (<= 256 chars).
+std::string RandomString(size_t n, std::string_view alphabet);
+inline constexpr std::string_view kUpperAlnum = "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789";
+
+// RFC 3986 percent-encoding as SigV4 and S3 use it: unreserved A-Z a-z 0-9 - _ . ~ kept, every
+// other byte %XX (uppercase hex); '/' kept unless encode_slash.
+std::string UriEncode(std::string_view text, bool encode_slash = true);
+// %XX decoded (and '+' as space when plus_as_space, as in form/query values). InvalidArgument
+// on a malformed escape.
+Result<std::string> UriDecode(std::string_view text, bool plus_as_space = false);
+
+// ---------------------------------------------------------------------------------------------
+// SigV4 (AWS Signature Version 4): the primitives both the server (verifying) and the S3 client
+// (signing) build requests' signatures from. See ../shared/reference/cfn-secrets-ssm.md §1.2.
+// ---------------------------------------------------------------------------------------------
+namespace sigv4 {
+
+inline constexpr std::string_view kAlgorithm = "AWS4-HMAC-SHA256";
+inline constexpr std::string_view kUnsignedPayload = "UNSIGNED-PAYLOAD";
+inline constexpr std::string_view kStreamingUnsignedPayloadTrailer =
+    "STREAMING-UNSIGNED-PAYLOAD-TRAILER";
+
+// The raw query string as sent (without '?'): items split on '&', each at its first '=' (a
+// missing value is empty), sorted by key then value, joined again. Values stay as sent.
+std::string CanonicalQueryString(std::string_view raw_query);
+// Leading/trailing whitespace removed and inner runs of spaces squeezed to one.
+std::string CanonicalHeaderValue(std::string_view value);
+
+struct CanonicalRequest {
+  std::string method;          // "PUT"
+  std::string canonical_uri;   // S3: the path as sent; others: URI-encoded normalised path
+  std::string canonical_query; // CanonicalQueryString(...)
+  // (lowercase name, value) for each signed header, sorted by name; repeated headers already
+  // joined with ','. Values are canonicalised here.
+  std::vector<std::pair<std::string, std::string>> headers;
+  std::string payload_hash;  // hex SHA-256, or UNSIGNED-PAYLOAD / STREAMING-…
+  std::string ToString() const;  // the 6-part canonical request
+  std::string SignedHeaders() const;  // "host;x-amz-date"
+};
+
+// "20261130/us-east-1/s3/aws4_request"
+std::string Scope(std::string_view date, std::string_view region, std::string_view service);
+std::string StringToSign(std::string_view amz_date, std::string_view scope,
+                         std::string_view canonical_request);
+// HMAC chain "AWS4"+secret → date → region → service → "aws4_request" (raw bytes).
+std::string SigningKey(std::string_view secret_key, std::string_view date,
+                       std::string_view region, std::string_view service);
+// Hex HMAC-SHA256 of string_to_sign under signing_key.
+std::string Signature(std::string_view signing_key, std::string_view string_to_sign);
+
+}  // namespace sigv4
 
 // ---------------------------------------------------------------------------------------------
 // Logging

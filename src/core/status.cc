@@ -48,7 +48,15 @@ std::string Status::ToString() const {
 
 Status Status::WithContext(std::string_view context) const {
   if (ok()) return *this;
-  return Status(code_, std::string(context) + ": " + message_);
+  Status s(code_, std::string(context) + ": " + message_);
+  s.aws_code_ = aws_code_;
+  return s;
+}
+
+Status Status::WithAwsCode(std::string aws_code) const {
+  Status s = *this;
+  s.aws_code_ = std::move(aws_code);
+  return s;
 }
 
 Result<Json> ParseJson(std::string_view text, std::string_view what) {
