@@ -285,6 +285,32 @@ std::string Signature(std::string_view signing_key, std::string_view string_to_s
 }  // namespace sigv4
 
 // ---------------------------------------------------------------------------------------------
+// AWS services that speak JSON 1.1 (Secrets Manager, SSM, DMS): the contract between a service
+// module and the api module, which does HTTP, SigV4 and the wire format around it. CloudFormation
+// calls the same services through it.
+// ---------------------------------------------------------------------------------------------
+
+// Who is calling and where: ARNs are built from region and account_id.
+struct CallContext {
+  std::string region = "us-east-1";
+  std::string account_id = "000000000000";
+  std::string request_id;
+  std::string access_key_id;
+};
+
+class JsonService {
+ public:
+  virtual ~JsonService() = default;
+  // The X-Amz-Target prefix before '.': "secretsmanager", "AmazonSSM", "AmazonDMSv20160101".
+  virtual std::string_view target_prefix() const = 0;
+  // Runs one operation. Errors carry the AWS error code the client sees (Status::Aws), e.g.
+  // ResourceNotFoundException; a Status without one is mapped from its ErrorCode by the api.
+  // An unknown operation is InvalidArgument with aws code "UnknownOperationException".
+  virtual Result<Json> Call(std::string_view operation, const Json& input,
+                            const CallContext& context) = 0;
+};
+
+// ---------------------------------------------------------------------------------------------
 // Logging
 // ---------------------------------------------------------------------------------------------
 
