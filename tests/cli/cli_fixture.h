@@ -101,6 +101,7 @@ class TaskProcess {
   }
 
   bool running() const { return pid_ > 0 && !outcome_; }
+  pid_t pid() const { return pid_; }
 
   // The outcome once the process has ended within `timeout`; nullopt while it still runs.
   std::optional<Outcome> WaitFor(std::chrono::milliseconds timeout) {
