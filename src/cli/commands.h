@@ -9,4 +9,7 @@ namespace opendms::cli {
 // opendms run-task: the engine alone, without a server (run_task.cc).
 void AddRunTask(CLI::App& app, int* exit_code);
 
+// opendms server: the AWS endpoint (server.cc).
+void AddServer(CLI::App& app, int* exit_code);
+
 }  // namespace opendms::cli

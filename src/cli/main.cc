@@ -13,6 +13,7 @@ int main(int argc, char** argv) {
       ->capture_default_str();
   int exit_code = 0;
   opendms::cli::AddRunTask(app, &exit_code);
+  opendms::cli::AddServer(app, &exit_code);
   app.parse_complete_callback([&] { opendms::InitLogging(log_level); });
   try {
     app.parse(argc, argv);

@@ -1,0 +1,31 @@
+"""Talks to a running `opendms server` the way its banner tells a user to: the shared
+credentials file and profile it wrote. Usage: server_smoke.py <endpoint>.
+No S3 handler is wired yet, so a signed S3 request gets S3's NotImplemented (501): proof the
+signature verified (a bad one gets 403 SignatureDoesNotMatch)."""
+import sys
+
+import boto3
+from botocore.config import Config
+from botocore.exceptions import ClientError
+
+endpoint = sys.argv[1]
+config = Config(retries={"max_attempts": 1, "mode": "standard"})
+
+
+def error_of(call):
+    try:
+        call()
+    except ClientError as e:
+        return e.response["Error"]["Code"], e.response["ResponseMetadata"]["HTTPStatusCode"]
+    return None
+
+
+s3 = boto3.Session().client("s3", endpoint_url=endpoint, config=config)
+got = error_of(s3.list_buckets)
+assert got == ("NotImplemented", 501), got
+bad = boto3.client("s3", endpoint_url=endpoint, config=config, region_name="us-east-1",
+                   aws_access_key_id=boto3.Session().get_credentials().access_key,
+                   aws_secret_access_key="not-the-secret")
+got = error_of(bad.list_buckets)
+assert got == ("SignatureDoesNotMatch", 403), got
+print("ok")
