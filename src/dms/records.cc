@@ -11,6 +11,7 @@ const std::vector<catalog::Migration>& Migrations() {
   static const std::vector<catalog::Migration> kMigrations = {
       {1, "replication instances, endpoints, tasks, connections, schemas, task logs",
        R"sql(
+CREATE SCHEMA IF NOT EXISTS dms;
 CREATE TABLE dms.instances (
   arn text PRIMARY KEY,
   identifier text NOT NULL UNIQUE,

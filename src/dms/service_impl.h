@@ -146,6 +146,8 @@ class DmsService::Impl {
               const std::vector<std::string>& log_lines);
   // Connection tests and schema refreshes run here (joined at shutdown).
   void Background(std::function<void()> work);
+  // Asks every run to stop and waits until all have finished (their threads joined).
+  void StopAllRuns();
 
   catalog::Catalog& catalog_;
   objectstore::ObjectStore& store_;
@@ -154,14 +156,23 @@ class DmsService::Impl {
 
   std::mutex mu_;
   std::condition_variable cv_;  // slots freed, runs finished, monitor wake-up
-  std::map<std::string, std::unique_ptr<Run>> runs_;  // by task ARN; guarded by mu_
+  // By task ARN; guarded by mu_. Shared: the monitor publishes a run outside mu_ while Launch
+  // may replace a finished one.
+  std::map<std::string, std::shared_ptr<Run>> runs_;
   std::map<std::string, int> busy_slots_;             // by instance ARN; guarded by mu_
   std::vector<std::thread> background_;               // guarded by mu_
-  bool shutting_down_ = false;                        // guarded by mu_: no new runs
-  bool abandoning_ = false;  // guarded by mu_: destructor; record nothing more in the catalog
+  // Lock order: mu_ before a Run's publish_mu; these two are atomics so Publish (under
+  // publish_mu) can read them without mu_.
+  std::atomic<bool> shutting_down_{false};  // no new runs
+  std::atomic<bool> abandoning_{false};     // destructor: record nothing more in the catalog
   bool stop_monitor_ = false;  // guarded by mu_
   std::thread monitor_;
 };
+
+// DescribeTableStatistics' TableStatistics and the task's ReplicationTaskStats from an engine
+// snapshot, with epoch-second timestamps.
+Json TableStatisticsShape(const engine::TaskSnapshot& snapshot);
+Json TaskStatsShape(const engine::TaskSnapshot& snapshot);
 
 // "2026-11-30T08:13:05 [TASK_MANAGER   ]I:  message" — DMS's task log line shape.
 std::string LogLine(std::string_view component, char severity, std::string_view message);
