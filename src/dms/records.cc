@@ -142,11 +142,13 @@ double DmsService::Impl::SettleAt() const {
 
 Status DmsService::Impl::Settle(pg::Connection& conn) {
   const std::string now = Now();
+  // Two statements: a DELETE cannot see rows its own statement's CTE updated.
   auto st = conn.Query(
-      "WITH due AS (UPDATE dms.instances SET status = settle_to, settle_at = NULL, "
-      "settle_to = NULL WHERE settle_at <= $1 RETURNING arn, status) "
-      "DELETE FROM dms.instances WHERE arn IN (SELECT arn FROM due WHERE status = 'deleted')",
+      "UPDATE dms.instances SET status = settle_to, settle_at = NULL, settle_to = NULL WHERE "
+      "settle_at <= $1",
       {now});
+  if (!st.ok()) return st.status();
+  st = conn.Query("DELETE FROM dms.instances WHERE status = 'deleted'");
   if (!st.ok()) return st.status();
   // A moved task's instance changes when the move settles.
   st = conn.Query(

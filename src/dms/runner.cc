@@ -269,9 +269,11 @@ Result<Json> DmsService::Impl::TargetDocument(const EndpointRecord& target,
 Result<engine::TaskDefinition> DmsService::Impl::BuildDefinition(pg::Connection& conn,
                                                                   const TaskRecord& task,
                                                                   const CallContext& ctx,
-                                                                  bool /*reread_secret*/) {
+                                                                  bool* uses_secret) {
   ASSIGN_OR_RETURN(EndpointRecord source, LoadEndpoint(conn, task.source_arn));
   ASSIGN_OR_RETURN(EndpointRecord target, LoadEndpoint(conn, task.target_arn));
+  auto target_parsed = engine::ParseTargetEndpoint(target.input);
+  *uses_secret = target_parsed.ok() && !target_parsed->secrets_manager_secret_id.empty();
   ASSIGN_OR_RETURN(Json target_doc, TargetDocument(target, ctx));
   Json spec = task.spec;
   spec["SourceEndpointArn"] = task.source_arn;
@@ -328,8 +330,9 @@ void DmsService::Impl::RunMain(Run& run) {
     auto instance = LoadInstance(**conn, task->instance_arn);
     if (!instance.ok()) return fail_before_start(instance.status().message());
     klass = FindInstanceClass(instance->doc.value("ReplicationInstanceClass", ""));
-    def = BuildDefinition(**conn, *task, run.context, false);
-    if (def.ok() && !def->target.secrets_manager_secret_id.empty()) {
+    bool uses_secret = false;
+    def = BuildDefinition(**conn, *task, run.context, &uses_secret);
+    if (def.ok() && uses_secret) {
       // Credentials from a secret: a refused login means the secret may have been rotated
       // since it was read; read it once more.
       pg::ConnectionParams p;
@@ -340,9 +343,9 @@ void DmsService::Impl::RunMain(Run& run) {
       p.password = def->target.password;
       auto probe = pg::Connection::Open(p);
       if (!probe.ok() && pg::SqlState(probe.status()) == "28P01") {
-        spdlog::info("[dms] task {}: target refused the login; reading secret {} again",
-                     run.task_id, def->target.secrets_manager_secret_id);
-        def = BuildDefinition(**conn, *task, run.context, true);
+        spdlog::info("[dms] task {}: the target refused the login; reading its secret again",
+                     run.task_id);
+        def = BuildDefinition(**conn, *task, run.context, &uses_secret);
       }
     }
   }

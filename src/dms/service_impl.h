@@ -136,8 +136,9 @@ class DmsService::Impl {
   Status Launch(const TaskRecord& task, engine::StartType start_type,
                 std::optional<engine::StartType> fallback, const CallContext& ctx);
   void RunMain(Run& run);
+  // `uses_secret`: set when the target's credentials came from a secret.
   Result<engine::TaskDefinition> BuildDefinition(pg::Connection& conn, const TaskRecord& task,
-                                                 const CallContext& ctx, bool reread_secret);
+                                                 const CallContext& ctx, bool* uses_secret);
   Result<Json> TargetDocument(const EndpointRecord& target, const CallContext& ctx);
   // Writes the run's snapshot to the catalog (and new log lines). `final`: the run ended.
   void Publish(Run& run, bool final);

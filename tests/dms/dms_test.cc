@@ -7,6 +7,7 @@
 #include <gtest/gtest.h>
 
 #include <filesystem>
+#include <deque>
 #include <fstream>
 #include <regex>
 #include <thread>
@@ -69,8 +70,11 @@ class DmsTest : public PgTest {
         [this](std::string_view id, const CallContext&) -> Result<std::string> {
           if (id != "Acme/Orders/dev/DbSecret") return Status::NotFound("no secret " + std::string(id));
           std::lock_guard lock(secret_mu_);
-          ++secret_reads_;  // counted under the lock, with the value read
-          return secret_value_;
+          ++secret_reads_;
+          // Each read takes the next value queued, keeping the last: a rotation between reads.
+          std::string value = secret_values_.front();
+          if (secret_values_.size() > 1) secret_values_.pop_front();
+          return value;
         },
         options_);
     ASSERT_TRUE(service.ok()) << service.status().ToString();
@@ -198,7 +202,7 @@ class DmsTest : public PgTest {
   std::vector<Json> calls_;
   std::string instance_, source_, target_;
   std::mutex secret_mu_;
-  std::string secret_value_;  // guarded by secret_mu_
+  std::deque<std::string> secret_values_ = {"{}"};  // guarded by secret_mu_
   std::atomic<int> secret_reads_{0};
 };
 
@@ -476,14 +480,18 @@ TEST_F(DmsTest, SecretCredentialsAreReadAtStartAndReadAgainWhenTheLoginIsRefused
                    {"SecretsManagerAccessRoleArn", "arn:aws:iam::000000000000:role/dms-secrets"}}}};
   target_ = MustCall("CreateEndpoint", target)["Endpoint"].value("EndpointArn", "");
   WaitInstanceAvailable(instance_);
-  auto secret = [&](const std::string& password) {
+  // Queues the secret's next values, one per read.
+  auto secret = [&](std::vector<std::string> passwords) {
     std::lock_guard lock(secret_mu_);
-    secret_value_ = Json{{"username", params_.user}, {"password", password},
-                         {"host", params_.host}, {"port", std::to_string(params_.port)},
-                         {"dbname", params_.dbname}}
-                        .dump();
+    secret_values_.clear();
+    for (const std::string& password : passwords) {
+      secret_values_.push_back(Json{{"username", params_.user}, {"password", password},
+                                    {"host", params_.host}, {"port", std::to_string(params_.port)},
+                                    {"dbname", params_.dbname}}
+                                   .dump());
+    }
   };
-  secret("wrong-password");
+  secret({"wrong-password"});
   MustCall("TestConnection", {{"ReplicationInstanceArn", instance_}, {"EndpointArn", target_}});
   auto connection_status = [&] {
     for (int i = 0; i < 200; ++i) {
@@ -498,27 +506,20 @@ TEST_F(DmsTest, SecretCredentialsAreReadAtStartAndReadAgainWhenTheLoginIsRefused
   Json failed = connection_status();
   EXPECT_EQ(failed["Status"], "failed");
   EXPECT_EQ(failed.dump().find("wrong-password"), std::string::npos);
-  secret(params_.password);
+  secret({params_.password});
   MustCall("TestConnection", {{"ReplicationInstanceArn", instance_}, {"EndpointArn", target_}});
   EXPECT_EQ(connection_status()["Status"], "successful");
 
   const std::string task = CreateTask("task.json", "secret-load");
   WaitTask(task, "ready", 10);
-  // The first read gives a stale password; the refused login makes the runner read it again.
-  secret("stale-password");
-  std::thread rotate([&] {
-    while (secret_reads_ < 3) std::this_thread::sleep_for(std::chrono::milliseconds(1));
-    secret(params_.password);
-  });
+  // The first read gives a stale password (the secret was rotated since); the refused login
+  // makes the runner read it once more and get the new one.
+  secret({"stale-password", params_.password});
   const int reads_before = secret_reads_;
-  // The rotation thread waits for the runner's first read (the third read overall) before
-  // putting the right password in place, so the runner's second read gets it.
-  ASSERT_EQ(reads_before, 2);
   Start(task, "start-replication");
-  rotate.join();
   Json done = WaitTask(task, "stopped");
   EXPECT_EQ(done.value("StopReason", ""), "Stop Reason FULL_LOAD_ONLY_FINISHED") << done.dump(2);
-  EXPECT_EQ(secret_reads_, 4);
+  EXPECT_EQ(secret_reads_, reads_before + 2);
   EXPECT_EQ(RowCount("sales", "customers"), 6);
   CheckShapes();
 }
