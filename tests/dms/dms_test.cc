@@ -6,6 +6,8 @@
 
 #include <gtest/gtest.h>
 
+#include "api/api.h"
+
 #include <filesystem>
 #include <deque>
 #include <fstream>
@@ -522,6 +524,35 @@ TEST_F(DmsTest, SecretCredentialsAreReadAtStartAndReadAgainWhenTheLoginIsRefused
   EXPECT_EQ(secret_reads_, reads_before + 2);
   EXPECT_EQ(RowCount("sales", "customers"), 6);
   CheckShapes();
+}
+
+TEST_F(DmsTest, Boto3WaitersWorkAgainstTheRealEndpoint) {
+  api::ServerOptions server_options;
+  server_options.port = 0;
+  server_options.root = {"AKIAOPENDMSTEST00001", "waiter-test-secret-key"};
+  server_options.shutdown_grace = std::chrono::milliseconds(500);
+  api::Server server(server_options);
+  server.RegisterJsonService(*service_);
+  ASSERT_TRUE(server.Start().ok());
+  const std::string dir = dir_->path();
+  Json target = TargetInput();
+  std::ofstream(dir + "/target.json") << target.dump();
+  fs::copy(std::string(OPENDMS_SOURCE_DIR) + "/examples/full-load/source-endpoint.json",
+           dir + "/source.json");
+  Json task = ReadJson(std::string(OPENDMS_SOURCE_DIR) + "/examples/full-load/task-cdc.json");
+  std::ofstream(dir + "/task.json") << task.dump();
+  const std::string cmd = "python3 " + std::string(OPENDMS_SOURCE_DIR) + "/tests/dms/waiters.py " +
+                          server.endpoint() + " " + server_options.root.access_key_id + " " +
+                          server_options.root.secret_access_key + " " + dir + "/target.json " +
+                          dir + "/source.json " + dir + "/task.json > " + dir + "/waiters.txt 2>&1";
+  const int rc = std::system(cmd.c_str());
+  auto out = ReadSmallFile(dir + "/waiters.txt");
+  EXPECT_EQ(rc, 0) << (out.ok() ? *out : "");
+  EXPECT_EQ(out.ok() ? *out : "",
+            "replication_instance_available\ntest_connection_succeeds\nreplication_task_ready\n"
+            "replication_task_running\nreplication_task_stopped\nInvalidResourceStateFault\n"
+            "replication_task_deleted\nendpoint_deleted\nreplication_instance_deleted\n");
+  server.Stop();
 }
 
 }  // namespace
