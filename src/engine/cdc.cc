@@ -1269,7 +1269,9 @@ void CdcRun::RecordLatency(const std::vector<BatchObject>& batch, TimePoint comm
 
 CdcEnd CdcRun::Run(bool fresh) {
   if (Status st = Setup(); !st.ok()) return Fail(st.message());
-  const int interval_ms = std::clamp(env_.options.cdc_poll_interval_ms, 1, 1000);
+  // Polls at least every second, unless a wake signal stands in for most polls (then up to 60 s).
+  const int interval_ms =
+      std::clamp(env_.options.cdc_poll_interval_ms, 1, env_.options.wake ? 60000 : 1000);
   int retries = 0;
   bool loaded = false;
   // A fresh start forgets the task's earlier CDC state once; every later (re)load, e.g. after a
@@ -1298,6 +1300,7 @@ CdcEnd CdcRun::Run(bool fresh) {
     loaded = false;
     return true;
   };
+  uint64_t wake_seen = env_.options.wake ? env_.options.wake->Generation() : 0;
   env_.shared.UpdateCdc([](CdcStatistics& c) { c.active = true; });
   spdlog::info("task {}: change processing from s3://{}/{} ({} apply)", env_.task_name, bucket_,
                prefix_, settings_.batch_apply_enabled ? "batch" : "transactional");
@@ -1369,7 +1372,11 @@ CdcEnd CdcRun::Run(bool fresh) {
               env_.options.until_idle_seconds) {
         return CdcEnd::kIdle;
       }
-      std::this_thread::sleep_for(std::chrono::milliseconds(interval_ms));
+      if (env_.options.wake) {
+        wake_seen = env_.options.wake->WaitFor(std::chrono::milliseconds(interval_ms), wake_seen);
+      } else {
+        std::this_thread::sleep_for(std::chrono::milliseconds(interval_ms));
+      }
       continue;
     }
     last_activity = std::chrono::steady_clock::now();

@@ -9,6 +9,9 @@
 #pragma once
 
 #include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <cstdint>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -45,6 +48,24 @@ struct TaskDefinition {
 Result<TaskDefinition> LoadTaskDefinition(const Json& source_endpoint, const Json& target_endpoint,
                                           const Json& task);
 
+// Wakes a task's idle CDC loop before its next poll, e.g. when a new object lands in the source
+// bucket. Thread-safe. Shared (shared_ptr in RunOptions) because the notifier — the server's
+// object-store hooks — and the run have independent lifetimes.
+class WakeSignal {
+ public:
+  void Notify();
+  // The count of Notify() calls so far; pass it to WaitFor.
+  uint64_t Generation() const;
+  // Returns once Notify() has been called after `seen` was read (at once if it already was) or
+  // `timeout` passed; returns the generation now.
+  uint64_t WaitFor(std::chrono::milliseconds timeout, uint64_t seen);
+
+ private:
+  mutable std::mutex mu_;
+  std::condition_variable cv_;
+  uint64_t generation_ = 0;  // guarded by mu_
+};
+
 struct RunOptions {
   StartType start_type = StartType::kStartReplication;
   CopyFormat copy_format = CopyFormat::kBinary;
@@ -54,11 +75,15 @@ struct RunOptions {
   // and never smaller than this (tests make it small to see several slices).
   int64_t min_slice_bytes = int64_t{32} << 20;
   // CDC: stop normally once no new change object has arrived for this long (0 = run until
-  // stopped). The change folder is listed every cdc_poll_interval_ms (at most 1 s).
+  // stopped). The change folder is listed every cdc_poll_interval_ms (at most 1 s; at most 60 s
+  // with a wake signal).
   double until_idle_seconds = 0;
   int cdc_poll_interval_ms = 100;
   // Late and overwritten change objects are looked for (a full listing) this often.
   int cdc_audit_interval_ms = 5000;
+  // Optional: the CDC loop waits on this instead of sleeping between polls, so a Notify() makes
+  // it list the change folder at once. RequestStop() notifies it too.
+  std::shared_ptr<WakeSignal> wake;
 };
 
 // DMS's TableState values.

@@ -48,6 +48,25 @@ std::string JoinFolder(std::string_view folder, std::string_view path) {
   return std::string(folder) + "/" + std::string(path);
 }
 
+void WakeSignal::Notify() {
+  {
+    std::lock_guard lock(mu_);
+    ++generation_;
+  }
+  cv_.notify_all();
+}
+
+uint64_t WakeSignal::Generation() const {
+  std::lock_guard lock(mu_);
+  return generation_;
+}
+
+uint64_t WakeSignal::WaitFor(std::chrono::milliseconds timeout, uint64_t seen) {
+  std::unique_lock lock(mu_);
+  cv_.wait_for(lock, timeout, [&] { return generation_ != seen; });
+  return generation_;
+}
+
 int TaskSnapshot::TablesIn(std::string_view state) const {
   return static_cast<int>(
       std::count_if(tables.begin(), tables.end(),
@@ -257,7 +276,10 @@ class ReplicationTask::Impl {
 
   Result<TaskSnapshot> Run();
   TaskSnapshot Snapshot() const;
-  void RequestStop() { shared_.RequestStop(); }
+  void RequestStop() {
+    shared_.RequestStop();
+    if (options_.wake) options_.wake->Notify();
+  }
 
  private:
   static std::vector<TableStatistics> InitialStatistics(const TaskDefinition& def);

@@ -265,6 +265,42 @@ TEST_P(Cdc, ObjectsLandingWhileTheTaskRunsArePickedUp) {
   EXPECT_EQ(result.cdc.latency_ms.size(), 30u);
 }
 
+TEST_P(Cdc, AWakeSignalMakesTheIdleLoopListAtOnce) {
+  auto def = Define(CdcSource(), CdcTask());
+  ASSERT_TRUE(def.ok());
+  RunOptions options;
+  options.cdc_poll_interval_ms = 30000;  // without a wake, nothing new is seen for 30 s
+  options.wake = std::make_shared<WakeSignal>();
+  ReplicationTask task(*def, *store_, options);
+  TaskSnapshot result;
+  std::thread runner([&] { result = *task.Run(); });
+  auto applied = [&](int64_t n, int ms) {
+    for (int i = 0; i < ms / 10; ++i) {
+      if (task.Snapshot().cdc.objects_applied >= n) return true;
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    }
+    return false;
+  };
+  // Let the loop go idle (first listing done), then land an object without a wake: unseen.
+  for (int i = 0; i < 300 && !task.Snapshot().cdc.active; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));
+  Put("changes/CDC0001.csv", "I,orders,public,1,ann,1.00,\n");
+  EXPECT_FALSE(applied(1, 1000));
+  options.wake->Notify();
+  EXPECT_TRUE(applied(1, 2000));
+  Put("changes/CDC0002.csv", "I,orders,public,2,bo,2.00,\n");
+  options.wake->Notify();
+  EXPECT_TRUE(applied(2, 2000));
+  const auto stop_asked = std::chrono::steady_clock::now();
+  task.RequestStop();  // wakes the loop too: no 30 s wait
+  runner.join();
+  EXPECT_LT(std::chrono::steady_clock::now() - stop_asked, std::chrono::seconds(5));
+  ASSERT_EQ(result.status, "stopped") << result.last_failure_message;
+  EXPECT_EQ(Orders(), "1:ann:1.00:- 2:bo:2.00:-");
+}
+
 TEST_P(Cdc, DmsOptionalControlTablesWhenEnabled) {
   Put("changes/CDC0001.csv", "I,orders,public,1,ann,1.00,\nI,orders,public,2,bo,2.00,\n");
   Put("changes/CDC0002.csv", "U,orders,public,7,ghost,1.00,\n");  // no such row

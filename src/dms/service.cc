@@ -1,0 +1,1011 @@
+// The DMS operations: validate the request as AWS does, read and write the catalog, return the
+// AWS shapes. Long work (a task run, a connection test) is handed to runner.cc.
+#include <algorithm>
+#include <cctype>
+#include <set>
+
+#include "dms/service_impl.h"
+
+namespace opendms::dms {
+namespace {
+
+constexpr std::string_view kBase32 = "ABCDEFGHIJKLMNOPQRSTUVWXYZ234567";
+constexpr std::string_view kEngineVersion = "3.5.3";
+
+std::string NewArn(const CallContext& ctx, std::string_view kind, const Json& in) {
+  std::string id = in.contains("ResourceIdentifier") && in["ResourceIdentifier"].is_string()
+                       ? in["ResourceIdentifier"].get<std::string>()
+                       : RandomString(26, kBase32);
+  return "arn:aws:dms:" + ctx.region + ":" + ctx.account_id + ":" + std::string(kind) + ":" + id;
+}
+
+double NowSeconds() { return ToEpochSeconds(Clock::Now()); }
+
+std::string ToLower(std::string s) {
+  for (char& c : s) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  return s;
+}
+
+// --- request fields ------------------------------------------------------------------------
+
+Result<std::string> RequiredString(const Json& in, const char* field) {
+  auto it = in.find(field);
+  if (it == in.end() || it->is_null()) return InvalidParameter(std::string(field) + " is required");
+  if (!it->is_string()) return InvalidParameter(std::string(field) + " must be a string");
+  if (it->get<std::string>().empty()) {
+    return InvalidParameter(std::string(field) + " must not be empty");
+  }
+  return it->get<std::string>();
+}
+
+Result<std::optional<std::string>> OptionalString(const Json& in, const char* field) {
+  auto it = in.find(field);
+  if (it == in.end() || it->is_null()) return std::optional<std::string>();
+  if (!it->is_string()) return InvalidParameter(std::string(field) + " must be a string");
+  return std::optional<std::string>(it->get<std::string>());
+}
+
+Result<std::optional<int64_t>> OptionalInt(const Json& in, const char* field) {
+  auto it = in.find(field);
+  if (it == in.end() || it->is_null()) return std::optional<int64_t>();
+  if (!it->is_number_integer()) return InvalidParameter(std::string(field) + " must be an integer");
+  return std::optional<int64_t>(it->get<int64_t>());
+}
+
+Result<std::optional<bool>> OptionalBool(const Json& in, const char* field) {
+  auto it = in.find(field);
+  if (it == in.end() || it->is_null()) return std::optional<bool>();
+  if (!it->is_boolean()) return InvalidParameter(std::string(field) + " must be a boolean");
+  return std::optional<bool>(it->get<bool>());
+}
+
+Status ValidIdentifier(std::string_view id, std::string_view field, size_t max) {
+  Status st = engine::ValidateDmsIdentifier(id, field, max);
+  return st.ok() ? st : InvalidParameter(st.message());
+}
+
+// --- Filters, MaxRecords, Marker -----------------------------------------------------------
+
+struct Filter {
+  std::string name;
+  std::vector<std::string> values;
+};
+
+Result<std::vector<Filter>> ParseFilters(const Json& in, std::initializer_list<std::string_view> names) {
+  std::vector<Filter> out;
+  auto it = in.find("Filters");
+  if (it == in.end() || it->is_null()) return out;
+  if (!it->is_array()) return InvalidParameter("Filters must be a list");
+  for (const Json& f : *it) {
+    if (!f.is_object() || !f.contains("Name") || !f["Name"].is_string() || !f.contains("Values") ||
+        !f["Values"].is_array()) {
+      return InvalidParameter("each filter needs Name (string) and Values (list of strings)");
+    }
+    Filter filter{f["Name"].get<std::string>(), {}};
+    if (std::find(names.begin(), names.end(), filter.name) == names.end()) {
+      std::string allowed;
+      for (std::string_view n : names) allowed += (allowed.empty() ? "" : ", ") + std::string(n);
+      return InvalidParameter("Invalid filter name " + filter.name + "; valid names: " + allowed);
+    }
+    for (const Json& v : f["Values"]) {
+      if (!v.is_string()) return InvalidParameter("Filter " + filter.name + ": values must be strings");
+      filter.values.push_back(v.get<std::string>());
+    }
+    out.push_back(std::move(filter));
+  }
+  return out;
+}
+
+// Filters AND together; the values of one filter OR. `value_of` gives the record's values for a
+// filter name (several for endpoint-arn on tasks: source and target).
+bool Matches(const std::vector<Filter>& filters,
+             const std::function<std::vector<std::string>(std::string_view)>& value_of,
+             bool case_insensitive_values = false) {
+  for (const Filter& f : filters) {
+    bool any = false;
+    for (std::string v : value_of(f.name)) {
+      for (std::string want : f.values) {
+        if (case_insensitive_values) {
+          v = ToLower(v);
+          want = ToLower(want);
+        }
+        if (v == want) any = true;
+      }
+    }
+    if (!any) return false;
+  }
+  return true;
+}
+
+struct Paging {
+  size_t offset = 0, limit = 100;
+};
+
+Result<Paging> ParsePaging(const Json& in, int64_t max_records = 100) {
+  Paging p;
+  ASSIGN_OR_RETURN(auto max, OptionalInt(in, "MaxRecords"));
+  if (max) {
+    if (*max < 20 || *max > max_records) {
+      return InvalidParameter("MaxRecords must be between 20 and " + std::to_string(max_records) +
+                              "; got " + std::to_string(*max));
+    }
+    p.limit = static_cast<size_t>(*max);
+  }
+  ASSIGN_OR_RETURN(auto marker, OptionalString(in, "Marker"));
+  if (marker && !marker->empty()) {
+    auto decoded = Base64Decode(*marker, "Marker");
+    size_t pos = 0;
+    if (!decoded.ok() || decoded->rfind("offset:", 0) != 0) {
+      return InvalidParameter("Marker " + *marker + " is not a marker this service returned");
+    }
+    try {
+      p.offset = std::stoull(decoded->substr(7), &pos);
+    } catch (...) {
+      return InvalidParameter("Marker " + *marker + " is not a marker this service returned");
+    }
+  }
+  return p;
+}
+
+Json Page(std::vector<Json> items, const Paging& p, const char* member) {
+  Json out = Json::object();
+  Json list = Json::array();
+  for (size_t i = p.offset; i < items.size() && i < p.offset + p.limit; ++i) {
+    list.push_back(std::move(items[i]));
+  }
+  if (p.offset + p.limit < items.size()) {
+    out["Marker"] = Base64Encode("offset:" + std::to_string(p.offset + p.limit));
+  }
+  out[member] = std::move(list);
+  return out;
+}
+
+// --- endpoints -------------------------------------------------------------------------------
+
+std::string EngineDisplayName(const std::string& engine) {
+  if (engine == "s3") return "Amazon S3";
+  if (engine == "postgres") return "PostgreSQL";
+  if (engine == "aurora-postgresql") return "Amazon Aurora PostgreSQL";
+  if (engine == "aurora-postgresql-serverless") return "Amazon Aurora PostgreSQL Serverless";
+  return engine;
+}
+
+// Validates a CreateEndpoint-shaped input with the engine's parsers (the same code that runs the
+// task), and builds the Endpoint shape Describe returns. Never carries a password.
+Result<Json> EndpointDoc(const std::string& arn, const Json& input) {
+  ASSIGN_OR_RETURN(std::string type, RequiredString(input, "EndpointType"));
+  type = ToLower(type);
+  Json doc;
+  doc["EndpointIdentifier"] = input.value("EndpointIdentifier", "");
+  doc["EndpointType"] = type == "source" ? "SOURCE" : "TARGET";
+  const std::string engine = input.value("EngineName", "");
+  doc["EngineName"] = engine;
+  doc["EngineDisplayName"] = EngineDisplayName(engine);
+  if (type == "source") {
+    auto parsed = engine::ParseSourceEndpoint(input);
+    if (!parsed.ok()) return InvalidParameter(parsed.status().message());
+    const engine::S3SourceSettings& s3 = parsed->s3;
+    if (input.contains("ExtraConnectionAttributes")) {
+      doc["ExtraConnectionAttributes"] = input["ExtraConnectionAttributes"];
+    }
+    doc["Status"] = "active";
+    doc["EndpointArn"] = arn;
+    doc["SslMode"] = input.value("SslMode", "none");
+    doc["ServiceAccessRoleArn"] = s3.service_access_role_arn;
+    doc["ExternalTableDefinition"] = s3.external_table_definition;
+    Json settings = input.value("S3Settings", Json::object());
+    settings["ServiceAccessRoleArn"] = s3.service_access_role_arn;
+    settings["ExternalTableDefinition"] = s3.external_table_definition;
+    settings["BucketName"] = s3.bucket_name;
+    if (!s3.bucket_folder.empty()) settings["BucketFolder"] = s3.bucket_folder;
+    if (!s3.cdc_path.empty()) settings["CdcPath"] = s3.cdc_path;
+    settings["CsvDelimiter"] = s3.csv_delimiter;
+    settings["CsvRowDelimiter"] = s3.csv_row_delimiter;
+    settings["IgnoreHeaderRows"] = s3.ignore_header_rows;
+    settings["Rfc4180"] = s3.rfc4180;
+    doc["S3Settings"] = std::move(settings);
+  } else if (type == "target") {
+    auto parsed = engine::ParseTargetEndpoint(input);
+    if (!parsed.ok()) return InvalidParameter(parsed.status().message());
+    const engine::TargetEndpoint& t = *parsed;
+    if (!t.username.empty()) doc["Username"] = t.username;
+    if (!t.server_name.empty()) doc["ServerName"] = t.server_name;
+    if (t.secrets_manager_secret_id.empty() || input.contains("Port")) doc["Port"] = t.port;
+    doc["DatabaseName"] = t.database_name;
+    if (input.contains("ExtraConnectionAttributes")) {
+      doc["ExtraConnectionAttributes"] = input["ExtraConnectionAttributes"];
+    }
+    doc["Status"] = "active";
+    doc["EndpointArn"] = arn;
+    doc["SslMode"] = t.ssl_mode;
+    Json settings = input.contains("PostgreSQLSettings")   ? input["PostgreSQLSettings"]
+                    : input.contains("PostgreSqlSettings") ? input["PostgreSqlSettings"]
+                                                           : Json::object();
+    settings.erase("Password");
+    settings["DatabaseName"] = t.database_name;
+    if (t.secrets_manager_secret_id.empty()) {
+      settings["Port"] = t.port;
+      settings["ServerName"] = t.server_name;
+      settings["Username"] = t.username;
+    }
+    settings["ExecuteTimeout"] = t.execute_timeout_seconds;
+    settings["MaxFileSize"] = t.max_file_size_kb;
+    settings["MapBooleanAsBoolean"] = t.map_boolean_as_boolean;
+    doc["PostgreSQLSettings"] = std::move(settings);
+  } else {
+    return InvalidParameter("EndpointType must be source or target; got " +
+                            input.value("EndpointType", ""));
+  }
+  return doc;
+}
+
+// Deep merge for ModifyEndpoint: settings objects merge key by key unless `exact`.
+Json MergeEndpointInput(Json current, const Json& change, bool exact) {
+  for (auto& [k, v] : change.items()) {
+    if (k == "EndpointArn" || k == "ExactSettings") continue;
+    if (v.is_object() && current.contains(k) && current[k].is_object() && !exact) {
+      for (auto& [sk, sv] : v.items()) current[k][sk] = sv;
+    } else {
+      current[k] = v;
+    }
+  }
+  return current;
+}
+
+bool TaskIsActive(const std::string& status) {
+  return status == "starting" || status == "running" || status == "stopping";
+}
+
+// Statistics shapes with epoch-second timestamps, as JSON 1.1 carries them.
+}  // namespace
+
+// --- dispatch ---------------------------------------------------------------------------------
+
+Result<Json> DmsService::Impl::Call(std::string_view op, const Json& in, const CallContext& ctx) {
+  if (!in.is_object()) return InvalidParameter("the request body must be a JSON object");
+  {
+    auto lease = catalog_.Acquire();
+    if (!lease.ok()) return lease.status();
+    RETURN_IF_ERROR(Settle(**lease));
+  }
+  if (op == "CreateReplicationInstance") return CreateReplicationInstance(in, ctx);
+  if (op == "DescribeReplicationInstances") return DescribeReplicationInstances(in);
+  if (op == "ModifyReplicationInstance") return ModifyReplicationInstance(in);
+  if (op == "DeleteReplicationInstance") return DeleteReplicationInstance(in);
+  if (op == "RebootReplicationInstance") return RebootReplicationInstance(in);
+  if (op == "DescribeOrderableReplicationInstances") {
+    return DescribeOrderableReplicationInstances(in);
+  }
+  if (op == "CreateEndpoint") return CreateEndpoint(in, ctx);
+  if (op == "DescribeEndpoints") return DescribeEndpoints(in);
+  if (op == "ModifyEndpoint") return ModifyEndpoint(in);
+  if (op == "DeleteEndpoint") return DeleteEndpoint(in);
+  if (op == "CreateReplicationTask") return CreateReplicationTask(in, ctx);
+  if (op == "DescribeReplicationTasks") return DescribeReplicationTasks(in);
+  if (op == "ModifyReplicationTask") return ModifyReplicationTask(in);
+  if (op == "DeleteReplicationTask") return DeleteReplicationTask(in);
+  if (op == "StartReplicationTask") return StartReplicationTask(in, ctx);
+  if (op == "StopReplicationTask") return StopReplicationTask(in);
+  if (op == "MoveReplicationTask") return MoveReplicationTask(in);
+  if (op == "ReloadTables") return ReloadTables(in, ctx);
+  if (op == "DescribeTableStatistics") return DescribeTableStatistics(in);
+  if (op == "DescribeReplicationInstanceTaskLogs") return DescribeReplicationInstanceTaskLogs(in);
+  if (op == "TestConnection") return TestConnection(in, ctx);
+  if (op == "DescribeConnections") return DescribeConnections(in);
+  if (op == "DeleteConnection") return DeleteConnection(in);
+  if (op == "RefreshSchemas") return RefreshSchemas(in, ctx);
+  if (op == "DescribeRefreshSchemasStatus") return DescribeRefreshSchemasStatus(in);
+  if (op == "DescribeSchemas") return DescribeSchemas(in);
+  return Status::Aws(ErrorCode::kInvalidArgument, "UnknownOperationException",
+                     "opendms does not implement DMS operation " + std::string(op));
+}
+
+// --- replication instances --------------------------------------------------------------------
+
+Result<Json> DmsService::Impl::CreateReplicationInstance(const Json& in, const CallContext& ctx) {
+  ASSIGN_OR_RETURN(std::string id, RequiredString(in, "ReplicationInstanceIdentifier"));
+  RETURN_IF_ERROR(ValidIdentifier(id, "ReplicationInstanceIdentifier", 63));
+  id = ToLower(id);
+  ASSIGN_OR_RETURN(std::string klass, RequiredString(in, "ReplicationInstanceClass"));
+  if (FindInstanceClass(klass) == nullptr) {
+    return InvalidParameter("ReplicationInstanceClass " + klass +
+                            " is not a replication instance class (see "
+                            "DescribeOrderableReplicationInstances)");
+  }
+  ASSIGN_OR_RETURN(auto storage, OptionalInt(in, "AllocatedStorage"));
+  if (storage && (*storage < 5 || *storage > 6144)) {
+    return InvalidParameter("AllocatedStorage must be between 5 and 6144 GB; got " +
+                            std::to_string(*storage));
+  }
+  ASSIGN_OR_RETURN(auto multi_az, OptionalBool(in, "MultiAZ"));
+  ASSIGN_OR_RETURN(auto az, OptionalString(in, "AvailabilityZone"));
+  if (multi_az.value_or(false) && az) {
+    return InvalidCombination("AvailabilityZone cannot be given when MultiAZ is true");
+  }
+  ASSIGN_OR_RETURN(auto version, OptionalString(in, "EngineVersion"));
+  ASSIGN_OR_RETURN(auto auto_minor, OptionalBool(in, "AutoMinorVersionUpgrade"));
+  ASSIGN_OR_RETURN(auto publicly, OptionalBool(in, "PubliclyAccessible"));
+  ASSIGN_OR_RETURN(auto window, OptionalString(in, "PreferredMaintenanceWindow"));
+  ASSIGN_OR_RETURN(auto kms, OptionalString(in, "KmsKeyId"));
+  ASSIGN_OR_RETURN(auto network, OptionalString(in, "NetworkType"));
+  ASSIGN_OR_RETURN(auto resource_id, OptionalString(in, "ResourceIdentifier"));
+  if (resource_id) RETURN_IF_ERROR(ValidIdentifier(*resource_id, "ResourceIdentifier", 31));
+
+  const std::string arn = NewArn(ctx, "rep", in);
+  Json doc;
+  doc["ReplicationInstanceClass"] = klass;
+  doc["AllocatedStorage"] = storage.value_or(50);
+  doc["InstanceCreateTime"] = NowSeconds();
+  Json groups = Json::array();
+  if (in.contains("VpcSecurityGroupIds") && in["VpcSecurityGroupIds"].is_array()) {
+    for (const Json& g : in["VpcSecurityGroupIds"]) {
+      groups.push_back({{"VpcSecurityGroupId", g}, {"Status", "active"}});
+    }
+  }
+  if (groups.empty()) groups.push_back({{"VpcSecurityGroupId", "sg-opendms"}, {"Status", "active"}});
+  doc["VpcSecurityGroups"] = groups;
+  doc["AvailabilityZone"] = az.value_or(ctx.region + "a");
+  doc["ReplicationSubnetGroup"] = {
+      {"ReplicationSubnetGroupIdentifier",
+       in.value("ReplicationSubnetGroupIdentifier", std::string("default"))},
+      {"ReplicationSubnetGroupDescription", "default"},
+      {"VpcId", "vpc-opendms"},
+      {"SubnetGroupStatus", "Complete"},
+      {"Subnets", Json::array({{{"SubnetIdentifier", "subnet-opendms"},
+                                {"SubnetAvailabilityZone", {{"Name", ctx.region + "a"}}},
+                                {"SubnetStatus", "Active"}}})},
+      {"SupportedNetworkTypes", Json::array({"IPV4"})}};
+  doc["PreferredMaintenanceWindow"] = window.value_or("sun:06:00-sun:06:30");
+  doc["PendingModifiedValues"] = Json::object();
+  doc["MultiAZ"] = multi_az.value_or(false);
+  doc["EngineVersion"] = version.value_or(std::string(kEngineVersion));
+  doc["AutoMinorVersionUpgrade"] = auto_minor.value_or(true);
+  doc["KmsKeyId"] = kms.value_or("arn:aws:kms:" + ctx.region + ":" + ctx.account_id +
+                                 ":alias/aws/dms");
+  doc["ReplicationInstanceArn"] = arn;
+  doc["ReplicationInstancePrivateIpAddress"] = "127.0.0.1";
+  doc["ReplicationInstancePublicIpAddresses"] = Json::array();
+  doc["ReplicationInstancePrivateIpAddresses"] = Json::array({"127.0.0.1"});
+  doc["ReplicationInstanceIpv6Addresses"] = Json::array();
+  doc["PubliclyAccessible"] = publicly.value_or(true);
+  doc["FreeUntil"] = NowSeconds() + 365 * 86400.0;
+  if (in.contains("DnsNameServers")) doc["DnsNameServers"] = in["DnsNameServers"];
+  doc["NetworkType"] = network.value_or("IPV4");
+
+  ASSIGN_OR_RETURN(auto conn, catalog_.Acquire());
+  auto r = conn->Query(
+      "INSERT INTO dms.instances (arn, identifier, status, settle_at, settle_to, doc) VALUES "
+      "($1, $2, 'creating', $3, 'available', $4) ON CONFLICT DO NOTHING",
+      {arn, id, std::to_string(SettleAt()), doc.dump()});
+  if (!r.ok()) return r.status();
+  if (r->AffectedRows() == 0) {
+    return AlreadyExistsFault("Replication instance " + id + " already exists");
+  }
+  return Json{{"ReplicationInstance", InstanceShape({arn, id, "creating", doc})}};
+}
+
+Result<Json> DmsService::Impl::DescribeReplicationInstances(const Json& in) {
+  ASSIGN_OR_RETURN(auto filters, ParseFilters(in, {"replication-instance-arn",
+                                                   "replication-instance-id",
+                                                   "replication-instance-class",
+                                                   "engine-version"}));
+  ASSIGN_OR_RETURN(Paging paging, ParsePaging(in));
+  ASSIGN_OR_RETURN(auto conn, catalog_.Acquire());
+  ASSIGN_OR_RETURN(auto all, LoadInstances(*conn));
+  std::vector<Json> items;
+  for (const InstanceRecord& r : all) {
+    auto value_of = [&](std::string_view name) -> std::vector<std::string> {
+      if (name == "replication-instance-arn") return {r.arn};
+      if (name == "replication-instance-id") return {r.identifier};
+      if (name == "replication-instance-class") return {r.doc.value("ReplicationInstanceClass", "")};
+      return {r.doc.value("EngineVersion", "")};
+    };
+    if (Matches(filters, value_of)) items.push_back(InstanceShape(r));
+  }
+  if (items.empty() && !filters.empty()) {
+    return NotFoundFault("No replication instance matches the filters");
+  }
+  return Page(std::move(items), paging, "ReplicationInstances");
+}
+
+Result<Json> DmsService::Impl::ModifyReplicationInstance(const Json& in) {
+  ASSIGN_OR_RETURN(std::string arn, RequiredString(in, "ReplicationInstanceArn"));
+  ASSIGN_OR_RETURN(auto conn, catalog_.Acquire());
+  ASSIGN_OR_RETURN(InstanceRecord rec, LoadInstance(*conn, arn));
+  if (rec.status != "available") {
+    return InvalidStateFault("Replication instance " + rec.identifier + " is " + rec.status +
+                             "; it can be modified only when available");
+  }
+  ASSIGN_OR_RETURN(auto klass, OptionalString(in, "ReplicationInstanceClass"));
+  if (klass && FindInstanceClass(*klass) == nullptr) {
+    return InvalidParameter("ReplicationInstanceClass " + *klass +
+                            " is not a replication instance class");
+  }
+  ASSIGN_OR_RETURN(auto storage, OptionalInt(in, "AllocatedStorage"));
+  if (storage && (*storage < 5 || *storage > 6144)) {
+    return InvalidParameter("AllocatedStorage must be between 5 and 6144 GB");
+  }
+  ASSIGN_OR_RETURN(auto apply_now, OptionalBool(in, "ApplyImmediately"));
+  ASSIGN_OR_RETURN(auto new_id, OptionalString(in, "ReplicationInstanceIdentifier"));
+  if (new_id) {
+    RETURN_IF_ERROR(ValidIdentifier(*new_id, "ReplicationInstanceIdentifier", 63));
+    *new_id = ToLower(*new_id);
+  }
+  // Changes that need the instance replaced wait for the maintenance window unless
+  // ApplyImmediately; the rest apply at once, as on AWS.
+  Json pending = rec.doc.value("PendingModifiedValues", Json::object());
+  Json changes;
+  if (klass) changes["ReplicationInstanceClass"] = *klass;
+  if (storage) changes["AllocatedStorage"] = *storage;
+  for (const char* k : {"MultiAZ", "EngineVersion", "NetworkType"}) {
+    if (in.contains(k)) changes[k] = in[k];
+  }
+  bool modifying = false;
+  if (apply_now.value_or(false)) {
+    for (auto& [k, v] : pending.items()) rec.doc[k] = v;
+    for (auto& [k, v] : changes.items()) rec.doc[k] = v;
+    pending = Json::object();
+    modifying = !changes.empty();
+  } else {
+    for (auto& [k, v] : changes.items()) pending[k] = v;
+  }
+  rec.doc["PendingModifiedValues"] = pending;
+  for (const char* k : {"AutoMinorVersionUpgrade", "PreferredMaintenanceWindow"}) {
+    if (in.contains(k)) rec.doc[k] = in[k];
+  }
+  if (new_id) rec.identifier = *new_id;
+  const std::string status = modifying ? "modifying" : rec.status;
+  auto r = conn->Query(
+      "UPDATE dms.instances SET identifier = $2, doc = $3, status = $4, settle_at = $5, "
+      "settle_to = $6 WHERE arn = $1",
+      {arn, rec.identifier, rec.doc.dump(), status,
+       modifying ? std::optional<std::string>(std::to_string(SettleAt())) : std::nullopt,
+       modifying ? std::optional<std::string>("available") : std::nullopt});
+  if (!r.ok()) {
+    if (pg::SqlState(r.status()) == "23505") {
+      return AlreadyExistsFault("Replication instance " + rec.identifier + " already exists");
+    }
+    return r.status();
+  }
+  rec.status = status;
+  return Json{{"ReplicationInstance", InstanceShape(rec)}};
+}
+
+Result<Json> DmsService::Impl::DeleteReplicationInstance(const Json& in) {
+  ASSIGN_OR_RETURN(std::string arn, RequiredString(in, "ReplicationInstanceArn"));
+  ASSIGN_OR_RETURN(auto conn, catalog_.Acquire());
+  ASSIGN_OR_RETURN(InstanceRecord rec, LoadInstance(*conn, arn));
+  ASSIGN_OR_RETURN(auto tasks, LoadTasks(*conn, "instance_arn = $1 OR target_instance_arn = $1",
+                                         {arn}));
+  if (!tasks.empty()) {
+    return InvalidStateFault("Replication instance " + rec.identifier + " has " +
+                             std::to_string(tasks.size()) +
+                             " replication task(s) (e.g. " + tasks[0].identifier +
+                             "); delete them first");
+  }
+  if (rec.status == "deleting") {
+    return InvalidStateFault("Replication instance " + rec.identifier + " is already deleting");
+  }
+  RETURN_IF_ERROR(conn->Query("UPDATE dms.instances SET status = 'deleting', settle_at = $2, "
+                              "settle_to = 'deleted' WHERE arn = $1",
+                              {arn, std::to_string(SettleAt())})
+                      .status());
+  RETURN_IF_ERROR(
+      conn->Query("DELETE FROM dms.connections WHERE instance_arn = $1", {arn}).status());
+  rec.status = "deleting";
+  return Json{{"ReplicationInstance", InstanceShape(rec)}};
+}
+
+Result<Json> DmsService::Impl::RebootReplicationInstance(const Json& in) {
+  ASSIGN_OR_RETURN(std::string arn, RequiredString(in, "ReplicationInstanceArn"));
+  ASSIGN_OR_RETURN(auto force, OptionalBool(in, "ForceFailover"));
+  ASSIGN_OR_RETURN(auto force_planned, OptionalBool(in, "ForcePlannedFailover"));
+  ASSIGN_OR_RETURN(auto conn, catalog_.Acquire());
+  ASSIGN_OR_RETURN(InstanceRecord rec, LoadInstance(*conn, arn));
+  if (force.value_or(false) && force_planned.value_or(false)) {
+    return InvalidCombination("ForceFailover and ForcePlannedFailover cannot both be true");
+  }
+  if ((force.value_or(false) || force_planned.value_or(false)) &&
+      !rec.doc.value("MultiAZ", false)) {
+    return InvalidCombination("ForceFailover needs a MultiAZ replication instance");
+  }
+  if (rec.status != "available") {
+    return InvalidStateFault("Replication instance " + rec.identifier + " is " + rec.status +
+                             "; it can be rebooted only when available");
+  }
+  RETURN_IF_ERROR(conn->Query("UPDATE dms.instances SET status = 'rebooting', settle_at = $2, "
+                              "settle_to = 'available' WHERE arn = $1",
+                              {arn, std::to_string(SettleAt())})
+                      .status());
+  rec.status = "rebooting";
+  return Json{{"ReplicationInstance", InstanceShape(rec)}};
+}
+
+Result<Json> DmsService::Impl::DescribeOrderableReplicationInstances(const Json& in) {
+  ASSIGN_OR_RETURN(Paging paging, ParsePaging(in, 1000));
+  std::vector<Json> items;
+  for (const InstanceClass& c : InstanceClasses()) {
+    const int included = c.vcpus >= 4 ? 100 : 50;
+    items.push_back({{"EngineVersion", kEngineVersion},
+                     {"ReplicationInstanceClass", c.name},
+                     {"StorageType", "gp2"},
+                     {"MinAllocatedStorage", 5},
+                     {"MaxAllocatedStorage", 6144},
+                     {"DefaultAllocatedStorage", included},
+                     {"IncludedAllocatedStorage", included},
+                     {"AvailabilityZones", Json::array({options_.context.region + "a",
+                                                        options_.context.region + "b",
+                                                        options_.context.region + "c"})}});
+  }
+  return Page(std::move(items), paging, "OrderableReplicationInstances");
+}
+
+// --- endpoints --------------------------------------------------------------------------------
+
+Result<Json> DmsService::Impl::CreateEndpoint(const Json& in, const CallContext& ctx) {
+  ASSIGN_OR_RETURN(std::string id, RequiredString(in, "EndpointIdentifier"));
+  RETURN_IF_ERROR(ValidIdentifier(id, "EndpointIdentifier", 255));
+  ASSIGN_OR_RETURN(std::string type, RequiredString(in, "EndpointType"));
+  ASSIGN_OR_RETURN(std::string engine_name, RequiredString(in, "EngineName"));
+  ASSIGN_OR_RETURN(auto resource_id, OptionalString(in, "ResourceIdentifier"));
+  if (resource_id) RETURN_IF_ERROR(ValidIdentifier(*resource_id, "ResourceIdentifier", 31));
+  const std::string arn = NewArn(ctx, "endpoint", in);
+  ASSIGN_OR_RETURN(Json doc, EndpointDoc(arn, in));
+  Json input = in;
+  input.erase("Tags");
+  ASSIGN_OR_RETURN(auto conn, catalog_.Acquire());
+  auto r = conn->Query("INSERT INTO dms.endpoints (arn, identifier, doc, input) VALUES "
+                       "($1, $2, $3, $4) ON CONFLICT DO NOTHING",
+                       {arn, id, doc.dump(), input.dump()});
+  if (!r.ok()) return r.status();
+  if (r->AffectedRows() == 0) return AlreadyExistsFault("Endpoint " + id + " already exists");
+  return Json{{"Endpoint", doc}};
+}
+
+Result<Json> DmsService::Impl::DescribeEndpoints(const Json& in) {
+  ASSIGN_OR_RETURN(auto filters,
+                   ParseFilters(in, {"endpoint-arn", "endpoint-type", "endpoint-id", "engine-name"}));
+  ASSIGN_OR_RETURN(Paging paging, ParsePaging(in));
+  ASSIGN_OR_RETURN(auto conn, catalog_.Acquire());
+  ASSIGN_OR_RETURN(auto all, LoadEndpoints(*conn));
+  std::vector<Json> items;
+  for (const EndpointRecord& r : all) {
+    auto value_of = [&](std::string_view name) -> std::vector<std::string> {
+      if (name == "endpoint-arn") return {r.arn};
+      if (name == "endpoint-type") return {r.doc.value("EndpointType", "")};
+      if (name == "endpoint-id") return {r.identifier};
+      return {r.doc.value("EngineName", "")};
+    };
+    if (Matches(filters, value_of, /*case_insensitive_values=*/true)) items.push_back(r.doc);
+  }
+  if (items.empty() && !filters.empty()) return NotFoundFault("No endpoint matches the filters");
+  return Page(std::move(items), paging, "Endpoints");
+}
+
+Result<Json> DmsService::Impl::ModifyEndpoint(const Json& in) {
+  ASSIGN_OR_RETURN(std::string arn, RequiredString(in, "EndpointArn"));
+  ASSIGN_OR_RETURN(auto exact, OptionalBool(in, "ExactSettings"));
+  ASSIGN_OR_RETURN(auto conn, catalog_.Acquire());
+  ASSIGN_OR_RETURN(EndpointRecord rec, LoadEndpoint(*conn, arn));
+  ASSIGN_OR_RETURN(auto users,
+                   LoadTasks(*conn, "(source_arn = $1 OR target_arn = $1) AND status IN "
+                                    "('starting', 'running', 'stopping')",
+                             {arn}));
+  if (!users.empty()) {
+    return InvalidStateFault("Endpoint " + rec.identifier + " is used by running task " +
+                             users[0].identifier + "; stop it first");
+  }
+  Json input = MergeEndpointInput(rec.input, in, exact.value_or(false));
+  if (input.contains("EndpointIdentifier")) {
+    ASSIGN_OR_RETURN(std::string id, RequiredString(input, "EndpointIdentifier"));
+    RETURN_IF_ERROR(ValidIdentifier(id, "EndpointIdentifier", 255));
+  }
+  ASSIGN_OR_RETURN(Json doc, EndpointDoc(arn, input));
+  auto r = conn->Query("UPDATE dms.endpoints SET identifier = $2, doc = $3, input = $4 WHERE "
+                       "arn = $1",
+                       {arn, input.value("EndpointIdentifier", rec.identifier), doc.dump(),
+                        input.dump()});
+  if (!r.ok()) {
+    if (pg::SqlState(r.status()) == "23505") {
+      return AlreadyExistsFault("Endpoint " + input.value("EndpointIdentifier", "") +
+                                " already exists");
+    }
+    return r.status();
+  }
+  return Json{{"Endpoint", doc}};
+}
+
+Result<Json> DmsService::Impl::DeleteEndpoint(const Json& in) {
+  ASSIGN_OR_RETURN(std::string arn, RequiredString(in, "EndpointArn"));
+  ASSIGN_OR_RETURN(auto conn, catalog_.Acquire());
+  ASSIGN_OR_RETURN(EndpointRecord rec, LoadEndpoint(*conn, arn));
+  ASSIGN_OR_RETURN(auto users, LoadTasks(*conn, "source_arn = $1 OR target_arn = $1", {arn}));
+  if (!users.empty()) {
+    return InvalidStateFault("Endpoint " + rec.identifier + " is used by replication task " +
+                             users[0].identifier + "; delete the task first");
+  }
+  RETURN_IF_ERROR(conn->Execute("BEGIN"));
+  Status st = conn->Query("DELETE FROM dms.endpoints WHERE arn = $1", {arn}).status();
+  if (st.ok()) st = conn->Query("DELETE FROM dms.connections WHERE endpoint_arn = $1", {arn}).status();
+  if (st.ok()) st = conn->Query("DELETE FROM dms.schemas WHERE endpoint_arn = $1", {arn}).status();
+  if (st.ok()) st = conn->Execute("COMMIT");
+  if (!st.ok()) {
+    (void)conn->Execute("ROLLBACK");
+    return st;
+  }
+  rec.doc["Status"] = "deleting";
+  return Json{{"Endpoint", rec.doc}};
+}
+
+// --- replication tasks ------------------------------------------------------------------------
+
+Result<Json> DmsService::Impl::CreateReplicationTask(const Json& in, const CallContext& ctx) {
+  ASSIGN_OR_RETURN(std::string id, RequiredString(in, "ReplicationTaskIdentifier"));
+  RETURN_IF_ERROR(ValidIdentifier(id, "ReplicationTaskIdentifier", 255));
+  ASSIGN_OR_RETURN(std::string source_arn, RequiredString(in, "SourceEndpointArn"));
+  ASSIGN_OR_RETURN(std::string target_arn, RequiredString(in, "TargetEndpointArn"));
+  ASSIGN_OR_RETURN(std::string instance_arn, RequiredString(in, "ReplicationInstanceArn"));
+  ASSIGN_OR_RETURN(std::string migration_type, RequiredString(in, "MigrationType"));
+  ASSIGN_OR_RETURN(std::string mappings, RequiredString(in, "TableMappings"));
+  ASSIGN_OR_RETURN(auto resource_id, OptionalString(in, "ResourceIdentifier"));
+  if (resource_id) RETURN_IF_ERROR(ValidIdentifier(*resource_id, "ResourceIdentifier", 31));
+
+  ASSIGN_OR_RETURN(auto conn, catalog_.Acquire());
+  ASSIGN_OR_RETURN(EndpointRecord source, LoadEndpoint(*conn, source_arn));
+  ASSIGN_OR_RETURN(EndpointRecord target, LoadEndpoint(*conn, target_arn));
+  ASSIGN_OR_RETURN(InstanceRecord instance, LoadInstance(*conn, instance_arn));
+  if (source.doc.value("EndpointType", "") != "SOURCE") {
+    return InvalidParameter("SourceEndpointArn " + source_arn + " is a target endpoint");
+  }
+  if (target.doc.value("EndpointType", "") != "TARGET") {
+    return InvalidParameter("TargetEndpointArn " + target_arn + " is a source endpoint");
+  }
+  if (instance.status == "deleting") {
+    return InvalidStateFault("Replication instance " + instance.identifier + " is deleting");
+  }
+  Json spec = in;
+  spec.erase("Tags");
+  spec.erase("ResourceIdentifier");
+  auto def = engine::LoadTaskDefinition(source.input, target.input, spec);
+  if (!def.ok()) return InvalidParameter(def.status().message());
+  spec["TableMappings"] = def->task.table_mappings_json;
+  if (def->task.user_settings_document.is_null()) {
+    spec.erase("ReplicationTaskSettings");
+  } else {
+    spec["ReplicationTaskSettings"] = def->task.user_settings_document.dump();
+  }
+  const std::string arn = NewArn(ctx, "task", in);
+  TaskRecord rec;
+  rec.arn = arn;
+  rec.identifier = id;
+  rec.instance_arn = instance_arn;
+  rec.source_arn = source_arn;
+  rec.target_arn = target_arn;
+  rec.status = "creating";
+  rec.spec = spec;
+  rec.settings_document = def->task.settings_document;
+  rec.created = NowSeconds();
+  auto r = conn->Query(
+      "INSERT INTO dms.tasks (arn, identifier, instance_arn, source_arn, target_arn, status, "
+      "settle_at, settle_to, spec, settings_document, created) VALUES ($1, $2, $3, $4, $5, "
+      "'creating', $6, 'ready', $7, $8, $9) ON CONFLICT DO NOTHING",
+      {arn, id, instance_arn, source_arn, target_arn, std::to_string(SettleAt()), spec.dump(),
+       rec.settings_document.dump(), std::to_string(rec.created)});
+  if (!r.ok()) return r.status();
+  if (r->AffectedRows() == 0) {
+    return AlreadyExistsFault("Replication task " + id + " already exists");
+  }
+  return Json{{"ReplicationTask", TaskShape(rec)}};
+}
+
+Result<Json> DmsService::Impl::DescribeReplicationTasks(const Json& in) {
+  ASSIGN_OR_RETURN(auto filters,
+                   ParseFilters(in, {"replication-task-arn", "replication-task-id",
+                                     "migration-type", "endpoint-arn", "replication-instance-arn"}));
+  ASSIGN_OR_RETURN(Paging paging, ParsePaging(in));
+  ASSIGN_OR_RETURN(auto without_settings, OptionalBool(in, "WithoutSettings"));
+  ASSIGN_OR_RETURN(auto conn, catalog_.Acquire());
+  ASSIGN_OR_RETURN(auto all, LoadTasks(*conn));
+  std::vector<Json> items;
+  for (const TaskRecord& r : all) {
+    auto value_of = [&](std::string_view name) -> std::vector<std::string> {
+      if (name == "replication-task-arn") return {r.arn};
+      if (name == "replication-task-id") return {r.identifier};
+      if (name == "migration-type") return {r.spec.value("MigrationType", "")};
+      if (name == "endpoint-arn") return {r.source_arn, r.target_arn};
+      return {r.instance_arn};
+    };
+    if (Matches(filters, value_of)) items.push_back(TaskShape(r, !without_settings.value_or(false)));
+  }
+  if (items.empty() && !filters.empty()) {
+    return NotFoundFault("No replication task matches the filters");
+  }
+  return Page(std::move(items), paging, "ReplicationTasks");
+}
+
+Result<Json> DmsService::Impl::ModifyReplicationTask(const Json& in) {
+  ASSIGN_OR_RETURN(std::string arn, RequiredString(in, "ReplicationTaskArn"));
+  ASSIGN_OR_RETURN(auto conn, catalog_.Acquire());
+  ASSIGN_OR_RETURN(TaskRecord rec, LoadTask(*conn, arn));
+  if (rec.status != "ready" && rec.status != "stopped" && rec.status != "failed") {
+    return InvalidStateFault("Replication task " + rec.identifier + " is " + rec.status +
+                             "; it can be modified only when ready, stopped or failed");
+  }
+  Json spec = rec.spec;
+  for (const char* k : {"ReplicationTaskIdentifier", "MigrationType", "TableMappings",
+                        "CdcStartPosition", "CdcStopPosition", "TaskData"}) {
+    if (in.contains(k)) spec[k] = in[k];
+  }
+  if (in.contains("CdcStartTime")) {
+    spec["CdcStartTime"] = in["CdcStartTime"];
+    spec.erase("CdcStartPosition");
+  }
+  if (in.contains("CdcStartPosition")) spec.erase("CdcStartTime");
+  if (in.contains("ReplicationTaskSettings")) {
+    // The given settings merge over the task's current settings, as DMS does.
+    ASSIGN_OR_RETURN(std::string text, RequiredString(in, "ReplicationTaskSettings"));
+    ASSIGN_OR_RETURN(Json change, ParseJson(text, "ReplicationTaskSettings"));
+    Json current = spec.contains("ReplicationTaskSettings")
+                       ? ParseJson(spec["ReplicationTaskSettings"].get<std::string>(),
+                                   "stored ReplicationTaskSettings")
+                             .value()
+                       : Json::object();
+    current.merge_patch(change);
+    spec["ReplicationTaskSettings"] = current.dump();
+  }
+  ASSIGN_OR_RETURN(std::string id, RequiredString(spec, "ReplicationTaskIdentifier"));
+  RETURN_IF_ERROR(ValidIdentifier(id, "ReplicationTaskIdentifier", 255));
+  ASSIGN_OR_RETURN(EndpointRecord source, LoadEndpoint(*conn, rec.source_arn));
+  ASSIGN_OR_RETURN(EndpointRecord target, LoadEndpoint(*conn, rec.target_arn));
+  auto def = engine::LoadTaskDefinition(source.input, target.input, spec);
+  if (!def.ok()) return InvalidParameter(def.status().message());
+  spec["TableMappings"] = def->task.table_mappings_json;
+  auto r = conn->Query(
+      "UPDATE dms.tasks SET identifier = $2, spec = $3, settings_document = $4, status = "
+      "'modifying', settle_at = $5, settle_to = status WHERE arn = $1",
+      {arn, id, spec.dump(), def->task.settings_document.dump(), std::to_string(SettleAt())});
+  if (!r.ok()) {
+    if (pg::SqlState(r.status()) == "23505") {
+      return AlreadyExistsFault("Replication task " + id + " already exists");
+    }
+    return r.status();
+  }
+  rec.identifier = id;
+  rec.spec = spec;
+  rec.settings_document = def->task.settings_document;
+  rec.status = "modifying";
+  return Json{{"ReplicationTask", TaskShape(rec)}};
+}
+
+Result<Json> DmsService::Impl::DeleteReplicationTask(const Json& in) {
+  ASSIGN_OR_RETURN(std::string arn, RequiredString(in, "ReplicationTaskArn"));
+  ASSIGN_OR_RETURN(auto conn, catalog_.Acquire());
+  ASSIGN_OR_RETURN(TaskRecord rec, LoadTask(*conn, arn));
+  if (TaskIsActive(rec.status) || rec.status == "deleting" || rec.status == "modifying" ||
+      rec.status == "creating") {
+    return InvalidStateFault("Replication task " + rec.identifier + " is " + rec.status +
+                             "; stop it before deleting it");
+  }
+  RETURN_IF_ERROR(conn->Query("UPDATE dms.tasks SET status = 'deleting', settle_at = $2, "
+                              "settle_to = 'deleted', run_desired = false WHERE arn = $1",
+                              {arn, std::to_string(SettleAt())})
+                      .status());
+  rec.status = "deleting";
+  return Json{{"ReplicationTask", TaskShape(rec)}};
+}
+
+Result<Json> DmsService::Impl::StartReplicationTask(const Json& in, const CallContext& ctx) {
+  ASSIGN_OR_RETURN(std::string arn, RequiredString(in, "ReplicationTaskArn"));
+  ASSIGN_OR_RETURN(std::string type_text, RequiredString(in, "StartReplicationTaskType"));
+  auto type = engine::ParseStartType(type_text);
+  if (!type.ok()) return InvalidParameter(type.status().message());
+  ASSIGN_OR_RETURN(auto conn, catalog_.Acquire());
+  ASSIGN_OR_RETURN(TaskRecord rec, LoadTask(*conn, arn));
+  if (rec.status != "ready" && rec.status != "stopped" && rec.status != "failed") {
+    return InvalidStateFault("Replication task " + rec.identifier + " is " + rec.status +
+                             "; it can be started only when ready, stopped or failed");
+  }
+  if (!rec.ever_started && *type != engine::StartType::kStartReplication) {
+    return InvalidCombination("Start Type : " + type_text +
+                              ", valid only for tasks that ran before; start task " +
+                              rec.identifier + " with start-replication");
+  }
+  if (rec.ever_started && *type == engine::StartType::kStartReplication) {
+    return InvalidCombination(
+        "Start Type : START_REPLICATION, valid only for tasks running for the first time; "
+        "use resume-processing or reload-target for task " + rec.identifier);
+  }
+  ASSIGN_OR_RETURN(InstanceRecord instance, LoadInstance(*conn, rec.instance_arn));
+  if (instance.status != "available") {
+    return InvalidStateFault("Replication instance " + instance.identifier + " is " +
+                             instance.status + "; tasks start only on an available instance");
+  }
+  // The start call's CDC positions replace the task's, and Describe shows them from now on.
+  Json spec = rec.spec;
+  if (in.contains("CdcStartTime") && in.contains("CdcStartPosition")) {
+    return InvalidCombination("CdcStartTime and CdcStartPosition cannot both be given");
+  }
+  if (in.contains("CdcStartTime")) {
+    spec["CdcStartTime"] = in["CdcStartTime"];
+    spec.erase("CdcStartPosition");
+  }
+  if (in.contains("CdcStartPosition")) {
+    spec["CdcStartPosition"] = in["CdcStartPosition"];
+    spec.erase("CdcStartTime");
+  }
+  if (in.contains("CdcStopPosition")) spec["CdcStopPosition"] = in["CdcStopPosition"];
+  if (spec != rec.spec) {
+    ASSIGN_OR_RETURN(EndpointRecord source, LoadEndpoint(*conn, rec.source_arn));
+    ASSIGN_OR_RETURN(EndpointRecord target, LoadEndpoint(*conn, rec.target_arn));
+    auto def = engine::LoadTaskDefinition(source.input, target.input, spec);
+    if (!def.ok()) return InvalidParameter(def.status().message());
+  }
+  Json run = Json::object();
+  run["ReplicationTaskStartDate"] = NowSeconds();
+  if (rec.run.contains("RecoveryCheckpoint")) run["RecoveryCheckpoint"] = rec.run["RecoveryCheckpoint"];
+  if (rec.run.contains("ReplicationTaskStats")) {
+    run["ReplicationTaskStats"] = rec.run["ReplicationTaskStats"];
+  }
+  RETURN_IF_ERROR(conn->Query("UPDATE dms.tasks SET status = 'starting', spec = $2, run = $3, "
+                              "ever_started = true, run_desired = true, last_start_type = $4 "
+                              "WHERE arn = $1 AND status = $5",
+                              {arn, spec.dump(), run.dump(), type_text, rec.status})
+                      .status());
+  rec.spec = spec;
+  rec.run = run;
+  rec.status = "starting";
+  rec.ever_started = true;
+  RETURN_IF_ERROR(AppendLog(*conn, arn,
+                            {LogLine("TASK_MANAGER", 'I',
+                                     "Task '" + rec.identifier + "' starting (" + type_text +
+                                         ") on replication instance " + instance.identifier)}));
+  Status st = Launch(rec, *type, std::nullopt, ctx);
+  if (!st.ok()) return st;
+  return Json{{"ReplicationTask", TaskShape(rec)}};
+}
+
+Result<Json> DmsService::Impl::StopReplicationTask(const Json& in) {
+  ASSIGN_OR_RETURN(std::string arn, RequiredString(in, "ReplicationTaskArn"));
+  ASSIGN_OR_RETURN(auto conn, catalog_.Acquire());
+  ASSIGN_OR_RETURN(TaskRecord rec, LoadTask(*conn, arn));
+  if (rec.status != "running" && rec.status != "starting") {
+    return InvalidStateFault("Replication task " + rec.identifier + " is " + rec.status +
+                             "; only a running task can be stopped");
+  }
+  Run* run = nullptr;
+  {
+    std::lock_guard lock(mu_);
+    auto it = runs_.find(arn);
+    if (it != runs_.end() && !it->second->finished) run = it->second.get();
+    if (run != nullptr) {
+      std::lock_guard publish(run->publish_mu);
+      run->stop_requested = true;
+      if (run->task) run->task->RequestStop();
+      run->wake->Notify();
+      cv_.notify_all();  // a run waiting for a slot gives up
+      // Written under publish_mu so a monitor publish cannot put "running" back after it.
+      RETURN_IF_ERROR(conn->Query("UPDATE dms.tasks SET status = 'stopping', run_desired = false "
+                                  "WHERE arn = $1 AND status IN ('starting', 'running')",
+                                  {arn})
+                          .status());
+    }
+  }
+  if (run == nullptr) {
+    // The catalog says running but nothing runs here (the server died and Start() was not
+    // called): record the stop.
+    RETURN_IF_ERROR(conn->Query("UPDATE dms.tasks SET status = 'stopped', run_desired = false, "
+                                "run = run || '{\"StopReason\": \"Stop Reason NORMAL\"}' WHERE "
+                                "arn = $1",
+                                {arn})
+                        .status());
+    rec.status = "stopped";
+  } else {
+    rec.status = "stopping";
+  }
+  RETURN_IF_ERROR(AppendLog(*conn, arn, {LogLine("TASK_MANAGER", 'I',
+                                                 "Task '" + rec.identifier +
+                                                     "' stop requested by StopReplicationTask")}));
+  return Json{{"ReplicationTask", TaskShape(rec)}};
+}
+
+Result<Json> DmsService::Impl::MoveReplicationTask(const Json& in) {
+  ASSIGN_OR_RETURN(std::string arn, RequiredString(in, "ReplicationTaskArn"));
+  ASSIGN_OR_RETURN(std::string target_instance, RequiredString(in, "TargetReplicationInstanceArn"));
+  ASSIGN_OR_RETURN(auto conn, catalog_.Acquire());
+  ASSIGN_OR_RETURN(TaskRecord rec, LoadTask(*conn, arn));
+  ASSIGN_OR_RETURN(InstanceRecord instance, LoadInstance(*conn, target_instance));
+  if (rec.status != "ready" && rec.status != "stopped" && rec.status != "failed" &&
+      rec.status != "failed-move") {
+    return InvalidStateFault("Replication task " + rec.identifier + " is " + rec.status +
+                             "; stop it before moving it");
+  }
+  if (instance.status != "available") {
+    return InvalidStateFault("Replication instance " + instance.identifier + " is " +
+                             instance.status);
+  }
+  if (target_instance == rec.instance_arn) {
+    return InvalidParameter("Replication task " + rec.identifier + " is already on " +
+                            instance.identifier);
+  }
+  const std::string settle_to = rec.status == "failed-move" ? "stopped" : rec.status;
+  RETURN_IF_ERROR(conn->Query("UPDATE dms.tasks SET status = 'moving', settle_at = $2, "
+                              "settle_to = $3, target_instance_arn = $4 WHERE arn = $1",
+                              {arn, std::to_string(SettleAt()), settle_to, target_instance})
+                      .status());
+  rec.status = "moving";
+  rec.target_instance_arn = target_instance;
+  return Json{{"ReplicationTask", TaskShape(rec)}};
+}
+
+Result<Json> DmsService::Impl::ReloadTables(const Json& in, const CallContext& ctx) {
+  ASSIGN_OR_RETURN(std::string arn, RequiredString(in, "ReplicationTaskArn"));
+  ASSIGN_OR_RETURN(auto conn, catalog_.Acquire());
+  ASSIGN_OR_RETURN(TaskRecord rec, LoadTask(*conn, arn));
+  if (rec.status != "running") {
+    return InvalidStateFault("Replication task " + rec.identifier + " is " + rec.status +
+                             "; tables can be reloaded only while it runs");
+  }
+  return Status::Aws(ErrorCode::kInvalidArgument, "InvalidOperationFault",
+                     "ReloadTables is not supported by opendms yet; stop the task and start it "
+                     "with reload-target to reload every table");
+}
+
+Result<Json> DmsService::Impl::DescribeTableStatistics(const Json& in) {
+  ASSIGN_OR_RETURN(std::string arn, RequiredString(in, "ReplicationTaskArn"));
+  ASSIGN_OR_RETURN(auto filters, ParseFilters(in, {"schema-name", "table-name", "table-state"}));
+  ASSIGN_OR_RETURN(Paging paging, ParsePaging(in, 500));
+  ASSIGN_OR_RETURN(auto conn, catalog_.Acquire());
+  ASSIGN_OR_RETURN(TaskRecord rec, LoadTask(*conn, arn));
+  Json stats = rec.table_stats;
+  {
+    // A run in flight has fresher figures than the last publish.
+    std::lock_guard lock(mu_);
+    auto it = runs_.find(arn);
+    if (it != runs_.end()) {
+      std::lock_guard publish(it->second->publish_mu);
+      if (it->second->task) stats = TableStatisticsShape(it->second->task->Snapshot());
+    }
+  }
+  std::vector<Json> items;
+  for (const Json& t : stats) {
+    auto value_of = [&](std::string_view name) -> std::vector<std::string> {
+      if (name == "schema-name") return {t.value("SchemaName", "")};
+      if (name == "table-name") return {t.value("TableName", "")};
+      return {t.value("TableState", "")};
+    };
+    if (Matches(filters, value_of)) items.push_back(t);
+  }
+  Json out = Page(std::move(items), paging, "TableStatistics");
+  Json result;
+  result["ReplicationTaskArn"] = arn;
+  result["TableStatistics"] = out["TableStatistics"];
+  if (out.contains("Marker")) result["Marker"] = out["Marker"];
+  return result;
+}
+
+Result<Json> DmsService::Impl::DescribeReplicationInstanceTaskLogs(const Json& in) {
+  ASSIGN_OR_RETURN(std::string arn, RequiredString(in, "ReplicationInstanceArn"));
+  ASSIGN_OR_RETURN(Paging paging, ParsePaging(in));
+  ASSIGN_OR_RETURN(auto conn, catalog_.Acquire());
+  ASSIGN_OR_RETURN(InstanceRecord instance, LoadInstance(*conn, arn));
+  ASSIGN_OR_RETURN(auto r, conn->Query(
+                               "SELECT t.identifier, t.arn, coalesce(sum(octet_length(l.line) + 1), "
+                               "0) FROM dms.tasks t LEFT JOIN dms.task_logs l ON l.task_arn = "
+                               "t.arn WHERE t.instance_arn = $1 GROUP BY t.identifier, t.arn, "
+                               "t.seq ORDER BY t.seq",
+                               {arn}));
+  std::vector<Json> items;
+  for (int i = 0; i < r.rows(); ++i) {
+    items.push_back({{"ReplicationTaskName", std::string(r.Get(i, 0))},
+                     {"ReplicationTaskArn", std::string(r.Get(i, 1))},
+                     {"ReplicationInstanceTaskLogSize", std::stoll(std::string(r.Get(i, 2)))}});
+  }
+  Json out = Page(std::move(items), paging, "ReplicationInstanceTaskLogs");
+  Json result;
+  result["ReplicationInstanceArn"] = instance.arn;
+  result["ReplicationInstanceTaskLogs"] = out["ReplicationInstanceTaskLogs"];
+  if (out.contains("Marker")) result["Marker"] = out["Marker"];
+  return result;
+}
+
+}  // namespace opendms::dms

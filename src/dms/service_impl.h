@@ -1,0 +1,181 @@
+// dms (inside): DmsService::Impl — the operations (service.cc), the catalog records
+// (records.cc) and the runner (runner.cc).
+//
+// State: the catalog is the truth for every resource and for each task's last published run
+// state; memory holds only the runs in flight (runs_), their instances' slots, and helper
+// threads. Transient statuses (creating, modifying, rebooting, deleting, moving) are stored with
+// the time they settle (settle_at) and what they settle to; Settle() applies the ones due at the
+// start of every call, so the transitions survive restarts and need no timer thread.
+#pragma once
+
+#include <atomic>
+#include <condition_variable>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "dms/dms.h"
+#include "pg/pg.h"
+
+namespace opendms::dms {
+
+// AWS faults, as botocore knows them.
+Status NotFoundFault(std::string msg);         // ResourceNotFoundFault
+Status AlreadyExistsFault(std::string msg);    // ResourceAlreadyExistsFault
+Status InvalidStateFault(std::string msg);     // InvalidResourceStateFault
+Status InvalidParameter(std::string msg);      // InvalidParameterValueException
+Status InvalidCombination(std::string msg);    // InvalidParameterCombinationException
+
+// A task row of dms.tasks.
+struct TaskRecord {
+  std::string arn, identifier, instance_arn, source_arn, target_arn, status;
+  Json spec;  // CreateReplicationTask-shaped: identifier, MigrationType, TableMappings, …
+  Json settings_document;
+  double created = 0;
+  Json run = Json::object();          // StopReason, LastFailureMessage, RecoveryCheckpoint, …
+  Json table_stats = Json::array();   // DescribeTableStatistics' TableStatistics
+  bool run_desired = false, ever_started = false;
+  std::string last_start_type, target_instance_arn;
+};
+
+struct InstanceRecord {
+  std::string arn, identifier, status;
+  Json doc;  // the ReplicationInstance shape without ReplicationInstanceStatus
+};
+
+struct EndpointRecord {
+  std::string arn, identifier;
+  Json doc;    // the Endpoint shape (no password)
+  Json input;  // CreateEndpoint-shaped input with modifications merged (holds the password)
+};
+
+class DmsService::Impl {
+ public:
+  Impl(catalog::Catalog& catalog, objectstore::ObjectStore& store, SecretResolver resolver,
+       Options options);
+  ~Impl();
+
+  Status Migrate();
+  Result<Json> Call(std::string_view operation, const Json& input, const CallContext& context);
+  Status Start();
+  void Shutdown();
+  void NotifyObjectWritten(std::string_view bucket);
+  Result<std::vector<std::string>> TaskLogLines(std::string_view task);
+
+ private:
+  // One StartReplicationTask (or resume at Start()) in flight.
+  struct Run {
+    std::string task_arn, task_id, instance_arn, bucket;
+    engine::StartType start_type = engine::StartType::kStartReplication;
+    std::optional<engine::StartType> fallback_start_type;  // when a resume finds nothing to resume
+    CallContext context;
+    std::shared_ptr<engine::WakeSignal> wake = std::make_shared<engine::WakeSignal>();
+    std::atomic<bool> stop_requested{false};
+    std::atomic<bool> finished{false};
+    std::thread thread;
+    // Serialises publishing (monitor vs. the run's final publish vs. StopReplicationTask).
+    std::mutex publish_mu;
+    bool final_published = false;                  // guarded by publish_mu
+    std::unique_ptr<engine::ReplicationTask> task;  // set once running; guarded by publish_mu
+    // What was last logged per table ("Table completed" …), to log each change once.
+    std::map<std::string, std::string> logged_table_states;  // guarded by publish_mu
+    std::string logged_status;                                // guarded by publish_mu
+  };
+
+  // --- operations (service.cc)
+  Result<Json> CreateReplicationInstance(const Json& in, const CallContext& ctx);
+  Result<Json> DescribeReplicationInstances(const Json& in);
+  Result<Json> ModifyReplicationInstance(const Json& in);
+  Result<Json> DeleteReplicationInstance(const Json& in);
+  Result<Json> RebootReplicationInstance(const Json& in);
+  Result<Json> DescribeOrderableReplicationInstances(const Json& in);
+  Result<Json> CreateEndpoint(const Json& in, const CallContext& ctx);
+  Result<Json> DescribeEndpoints(const Json& in);
+  Result<Json> ModifyEndpoint(const Json& in);
+  Result<Json> DeleteEndpoint(const Json& in);
+  Result<Json> CreateReplicationTask(const Json& in, const CallContext& ctx);
+  Result<Json> DescribeReplicationTasks(const Json& in);
+  Result<Json> ModifyReplicationTask(const Json& in);
+  Result<Json> DeleteReplicationTask(const Json& in);
+  Result<Json> StartReplicationTask(const Json& in, const CallContext& ctx);
+  Result<Json> StopReplicationTask(const Json& in);
+  Result<Json> MoveReplicationTask(const Json& in);
+  Result<Json> ReloadTables(const Json& in, const CallContext& ctx);
+  Result<Json> DescribeTableStatistics(const Json& in);
+  Result<Json> DescribeReplicationInstanceTaskLogs(const Json& in);
+  Result<Json> TestConnection(const Json& in, const CallContext& ctx);
+  Result<Json> DescribeConnections(const Json& in);
+  Result<Json> DeleteConnection(const Json& in);
+  Result<Json> RefreshSchemas(const Json& in, const CallContext& ctx);
+  Result<Json> DescribeRefreshSchemasStatus(const Json& in);
+  Result<Json> DescribeSchemas(const Json& in);
+
+  // --- records (records.cc)
+  Status Settle(pg::Connection& conn);
+  Result<std::vector<InstanceRecord>> LoadInstances(pg::Connection& conn);
+  Result<InstanceRecord> LoadInstance(pg::Connection& conn, std::string_view arn);
+  Result<std::vector<EndpointRecord>> LoadEndpoints(pg::Connection& conn);
+  Result<EndpointRecord> LoadEndpoint(pg::Connection& conn, std::string_view arn);
+  Result<std::vector<TaskRecord>> LoadTasks(pg::Connection& conn, std::string_view where = "",
+                                            const std::vector<std::optional<std::string>>& params = {});
+  Result<TaskRecord> LoadTask(pg::Connection& conn, std::string_view arn);
+  Status SaveTaskRun(pg::Connection& conn, const std::string& arn, const std::string& status,
+                     const Json& run, const Json& table_stats);
+  Status AppendLog(pg::Connection& conn, const std::string& task_arn,
+                   const std::vector<std::string>& lines);
+  Json InstanceShape(const InstanceRecord& r) const;
+  Json TaskShape(const TaskRecord& r, bool with_settings = true) const;
+  double SettleAt() const;  // now + transition
+
+  // --- runner (runner.cc)
+  // Builds the engine's three documents for `task` (resolving a secret) and starts a Run.
+  Status Launch(const TaskRecord& task, engine::StartType start_type,
+                std::optional<engine::StartType> fallback, const CallContext& ctx);
+  void RunMain(Run& run);
+  // `uses_secret`: set when the target's credentials came from a secret.
+  Result<engine::TaskDefinition> BuildDefinition(pg::Connection& conn, const TaskRecord& task,
+                                                 const CallContext& ctx, bool* uses_secret);
+  Result<Json> TargetDocument(const EndpointRecord& target, const CallContext& ctx);
+  // Writes the run's snapshot to the catalog (and new log lines). `final`: the run ended.
+  void Publish(Run& run, bool final);
+  void MonitorMain();
+  void Record(const std::string& task_arn, const std::string& status, Json run_fields,
+              const std::vector<std::string>& log_lines);
+  // Connection tests and schema refreshes run here (joined at shutdown).
+  void Background(std::function<void()> work);
+  // Asks every run to stop and waits until all have finished (their threads joined).
+  void StopAllRuns();
+
+  catalog::Catalog& catalog_;
+  objectstore::ObjectStore& store_;
+  SecretResolver resolver_;
+  const Options options_;
+
+  std::mutex mu_;
+  std::condition_variable cv_;  // slots freed, runs finished, monitor wake-up
+  // By task ARN; guarded by mu_. Shared: the monitor publishes a run outside mu_ while Launch
+  // may replace a finished one.
+  std::map<std::string, std::shared_ptr<Run>> runs_;
+  std::map<std::string, int> busy_slots_;             // by instance ARN; guarded by mu_
+  std::vector<std::thread> background_;               // guarded by mu_
+  // Lock order: mu_ before a Run's publish_mu; these two are atomics so Publish (under
+  // publish_mu) can read them without mu_.
+  std::atomic<bool> shutting_down_{false};  // no new runs
+  std::atomic<bool> abandoning_{false};     // destructor: record nothing more in the catalog
+  bool stop_monitor_ = false;  // guarded by mu_
+  std::thread monitor_;
+};
+
+// DescribeTableStatistics' TableStatistics and the task's ReplicationTaskStats from an engine
+// snapshot, with epoch-second timestamps.
+Json TableStatisticsShape(const engine::TaskSnapshot& snapshot);
+Json TaskStatsShape(const engine::TaskSnapshot& snapshot);
+
+// "2026-11-30T08:13:05 [TASK_MANAGER   ]I:  message" — DMS's task log line shape.
+std::string LogLine(std::string_view component, char severity, std::string_view message);
+
+}  // namespace opendms::dms

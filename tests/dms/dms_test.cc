@@ -1,0 +1,559 @@
+// The DMS control plane against a real PostgreSQL (catalog in url mode on the test server, the
+// target in the same database under schema "sales") and a DiskStore holding a copy of
+// examples/full-load: resources with AWS's shapes (checked against botocore's model), the task
+// lifecycle on the engine, waking, failures, and restarts of the service.
+#include "dms/dms.h"
+
+#include <gtest/gtest.h>
+
+#include "api/api.h"
+
+#include <filesystem>
+#include <deque>
+#include <fstream>
+#include <regex>
+#include <thread>
+
+#include "support/pg_test_server.h"
+
+namespace opendms::dms {
+namespace {
+
+namespace fs = std::filesystem;
+using ::opendms::testing::PgTest;
+using ::opendms::testing::ScratchDir;
+
+Json ReadJson(const std::string& path) {
+  auto text = ReadSmallFile(path);
+  EXPECT_TRUE(text.ok()) << path;
+  auto j = ParseJson(*text, path);
+  EXPECT_TRUE(j.ok()) << path;
+  return *j;
+}
+
+class DmsTest : public PgTest {
+ protected:
+  void SetUp() override {
+    PgTest::SetUp();
+    auto dir = ScratchDir::Create("opendms-dms");
+    ASSERT_TRUE(dir.ok());
+    dir_.emplace(std::move(dir).value());
+    fs::copy(std::string(OPENDMS_SOURCE_DIR) + "/examples/full-load/bucket", dir_->path() + "/store",
+             fs::copy_options::recursive);
+    // The example's change objects are left out: each test lands its own.
+    fs::remove_all(dir_->path() + "/store/landing/sales/changes");
+    fs::create_directories(dir_->path() + "/store/landing/sales/changes");
+    auto store = objectstore::OpenDiskStore(dir_->path() + "/store");
+    ASSERT_TRUE(store.ok()) << store.status().ToString();
+    store_ = std::move(store).value();
+    catalog::Options copts;
+    copts.url = params_.ToConnInfo();
+    copts.pool_size = 4;
+    auto cat = catalog::Catalog::Open(copts);
+    ASSERT_TRUE(cat.ok()) << cat.status().ToString();
+    catalog_ = std::move(cat).value();
+    options_.transition_millis = 300;
+    options_.publish_interval_millis = 100;
+    options_.cdc_poll_interval_millis = 30000;  // only a wake makes CDC look before 30 s
+    options_.cdc_audit_interval_millis = 30000;
+    NewService();
+  }
+
+  void TearDown() override {
+    service_.reset();
+    catalog_.reset();
+    PgTest::TearDown();
+  }
+
+  void NewService() {
+    service_.reset();
+    auto service = DmsService::Create(
+        *catalog_, *store_,
+        [this](std::string_view id, const CallContext&) -> Result<std::string> {
+          if (id != "Acme/Orders/dev/DbSecret") return Status::NotFound("no secret " + std::string(id));
+          std::lock_guard lock(secret_mu_);
+          ++secret_reads_;
+          // Each read takes the next value queued, keeping the last: a rotation between reads.
+          std::string value = secret_values_.front();
+          if (secret_values_.size() > 1) secret_values_.pop_front();
+          return value;
+        },
+        options_);
+    ASSERT_TRUE(service.ok()) << service.status().ToString();
+    service_ = std::move(service).value();
+  }
+
+  Result<Json> Call(std::string_view op, const Json& in) {
+    auto r = service_->Call(op, in, ctx_);
+    if (r.ok()) calls_.push_back({{"operation", op}, {"output", *r}});
+    return r;
+  }
+  Json MustCall(std::string_view op, const Json& in) {
+    auto r = Call(op, in);
+    EXPECT_TRUE(r.ok()) << op << ": " << r.status().ToString() << " aws " << r.status().aws_code();
+    return r.ok() ? *r : Json::object();
+  }
+  std::string ErrorOf(std::string_view op, const Json& in) {
+    auto r = service_->Call(op, in, ctx_);
+    return r.ok() ? "ok" : r.status().aws_code();
+  }
+
+  // Polls Describe until `status` (fails the test after `seconds`).
+  Json WaitTask(const std::string& arn, const std::string& status, double seconds = 30) {
+    Json task;
+    for (auto end = std::chrono::steady_clock::now() + std::chrono::duration<double>(seconds);
+         std::chrono::steady_clock::now() < end;) {
+      Json r = MustCall("DescribeReplicationTasks",
+                        {{"Filters", {{{"Name", "replication-task-arn"}, {"Values", {arn}}}}}});
+      if (r.contains("ReplicationTasks") && !r["ReplicationTasks"].empty()) {
+        task = r["ReplicationTasks"][0];
+        if (task["Status"] == status) return task;
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    }
+    ADD_FAILURE() << "task never reached " << status << ": " << task.dump(2);
+    return task;
+  }
+
+  std::string CreateInstance(const std::string& id = "rep-1",
+                             const std::string& klass = "dms.t3.medium") {
+    Json r = MustCall("CreateReplicationInstance",
+                      {{"ReplicationInstanceIdentifier", id}, {"ReplicationInstanceClass", klass}});
+    return r["ReplicationInstance"].value("ReplicationInstanceArn", "");
+  }
+  void WaitInstanceAvailable(const std::string& arn) {
+    for (int i = 0; i < 100; ++i) {
+      Json r = MustCall("DescribeReplicationInstances",
+                        {{"Filters", {{{"Name", "replication-instance-arn"}, {"Values", {arn}}}}}});
+      if (r["ReplicationInstances"][0]["ReplicationInstanceStatus"] == "available") return;
+      std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    }
+    ADD_FAILURE() << "instance never available";
+  }
+  std::string CreateSource() {
+    Json in = ReadJson(std::string(OPENDMS_SOURCE_DIR) + "/examples/full-load/source-endpoint.json");
+    return MustCall("CreateEndpoint", in)["Endpoint"].value("EndpointArn", "");
+  }
+  Json TargetInput(const std::string& id = "orders-target") const {
+    return {{"EndpointIdentifier", id},   {"EndpointType", "target"},
+            {"EngineName", "aurora-postgresql"}, {"ServerName", params_.host},
+            {"Port", params_.port},       {"DatabaseName", params_.dbname},
+            {"Username", params_.user},   {"Password", params_.password}};
+  }
+  std::string CreateTarget() {
+    return MustCall("CreateEndpoint", TargetInput())["Endpoint"].value("EndpointArn", "");
+  }
+  std::string CreateTask(const std::string& example, const std::string& id, Json settings_patch = nullptr) {
+    Json in = ReadJson(std::string(OPENDMS_SOURCE_DIR) + "/examples/full-load/" + example);
+    in["ReplicationTaskIdentifier"] = id;
+    in["SourceEndpointArn"] = source_;
+    in["TargetEndpointArn"] = target_;
+    in["ReplicationInstanceArn"] = instance_;
+    if (!settings_patch.is_null()) {
+      Json s = *ParseJson(in["ReplicationTaskSettings"].get<std::string>(), "settings");
+      s.merge_patch(settings_patch);
+      in["ReplicationTaskSettings"] = s.dump();
+    }
+    Json r = MustCall("CreateReplicationTask", in);
+    return r["ReplicationTask"].value("ReplicationTaskArn", "");
+  }
+  void CreateAll() {
+    instance_ = CreateInstance();
+    source_ = CreateSource();
+    target_ = CreateTarget();
+    WaitInstanceAvailable(instance_);
+  }
+  void Start(const std::string& arn, const std::string& type) {
+    Json r = MustCall("StartReplicationTask",
+                      {{"ReplicationTaskArn", arn}, {"StartReplicationTaskType", type}});
+    EXPECT_EQ(r["ReplicationTask"].value("Status", ""), "starting");
+  }
+  void PutChange(const std::string& name, const std::string& rows) {
+    auto r = store_->Put("landing", "sales/changes/" + name, "operation,table,schema,values\n" + rows);
+    ASSERT_TRUE(r.ok()) << r.status().ToString();
+    service_->NotifyObjectWritten("landing", "sales/changes/" + name);
+  }
+  // Waits until `sql` returns `want`.
+  bool WaitScalar(const std::string& sql, const std::string& want, double seconds) {
+    for (auto end = std::chrono::steady_clock::now() + std::chrono::duration<double>(seconds);
+         std::chrono::steady_clock::now() < end;) {
+      auto r = conn().Query(sql);
+      if (r.ok() && r->rows() > 0 && r->Get(0, 0) == want) return true;
+      std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    }
+    return false;
+  }
+  // Every output so far, checked against botocore's model.
+  void CheckShapes() {
+    const std::string file = dir_->path() + "/calls.json";
+    std::ofstream(file) << Json(calls_).dump();
+    const std::string cmd = "python3 " + std::string(OPENDMS_SOURCE_DIR) +
+                            "/tests/dms/check_shapes.py " + file + " > " + dir_->path() +
+                            "/shapes.txt 2>&1";
+    int rc = std::system(cmd.c_str());
+    auto out = ReadSmallFile(dir_->path() + "/shapes.txt");
+    EXPECT_EQ(rc, 0) << (out.ok() ? *out : "");
+  }
+
+  std::optional<ScratchDir> dir_;
+  std::unique_ptr<objectstore::ObjectStore> store_;
+  std::unique_ptr<catalog::Catalog> catalog_;
+  Options options_;
+  std::unique_ptr<DmsService> service_;
+  CallContext ctx_;
+  std::vector<Json> calls_;
+  std::string instance_, source_, target_;
+  std::mutex secret_mu_;
+  std::deque<std::string> secret_values_ = {"{}"};  // guarded by secret_mu_
+  std::atomic<int> secret_reads_{0};
+};
+
+TEST_F(DmsTest, ResourcesHaveAwsShapesRulesAndFaults) {
+  instance_ = CreateInstance("Rep-Instance-1");
+  const std::regex arn_re("arn:aws:dms:us-east-1:000000000000:(rep|endpoint|task):[A-Z2-7]{26}");
+  EXPECT_TRUE(std::regex_match(instance_, arn_re)) << instance_;
+  Json described = MustCall("DescribeReplicationInstances", Json::object());
+  ASSERT_EQ(described["ReplicationInstances"].size(), 1u);
+  EXPECT_EQ(described["ReplicationInstances"][0]["ReplicationInstanceIdentifier"], "rep-instance-1");
+  EXPECT_EQ(described["ReplicationInstances"][0]["ReplicationInstanceStatus"], "creating");
+  EXPECT_TRUE(described["ReplicationInstances"][0]["InstanceCreateTime"].is_number());
+  WaitInstanceAvailable(instance_);
+
+  EXPECT_EQ(ErrorOf("CreateReplicationInstance", {{"ReplicationInstanceIdentifier", "rep-instance-1"},
+                                                  {"ReplicationInstanceClass", "dms.t3.micro"}}),
+            "ResourceAlreadyExistsFault");
+  for (const char* bad : {"1rep", "rep--1", "rep-", "rep_1"}) {
+    EXPECT_EQ(ErrorOf("CreateReplicationInstance", {{"ReplicationInstanceIdentifier", bad},
+                                                    {"ReplicationInstanceClass", "dms.t3.micro"}}),
+              "InvalidParameterValueException")
+        << bad;
+  }
+  EXPECT_EQ(ErrorOf("CreateReplicationInstance", {{"ReplicationInstanceIdentifier", "x"},
+                                                  {"ReplicationInstanceClass", "dms.t9.huge"}}),
+            "InvalidParameterValueException");
+
+  source_ = CreateSource();
+  target_ = CreateTarget();
+  EXPECT_TRUE(std::regex_match(source_, arn_re));
+  EXPECT_EQ(ErrorOf("CreateEndpoint", TargetInput()), "ResourceAlreadyExistsFault");
+  Json endpoints = MustCall("DescribeEndpoints", Json::object());
+  ASSERT_EQ(endpoints["Endpoints"].size(), 2u);
+  EXPECT_EQ(endpoints.dump().find(params_.password), std::string::npos) << "password echoed";
+  Json targets = MustCall("DescribeEndpoints",
+                          {{"Filters", {{{"Name", "endpoint-type"}, {"Values", {"target"}}}}}});
+  ASSERT_EQ(targets["Endpoints"].size(), 1u);
+  EXPECT_EQ(targets["Endpoints"][0]["EndpointArn"], target_);
+  EXPECT_EQ(targets["Endpoints"][0]["Status"], "active");
+  EXPECT_EQ(ErrorOf("DescribeEndpoints", {{"Filters", {{{"Name", "color"}, {"Values", {"x"}}}}}}),
+            "InvalidParameterValueException");
+  EXPECT_EQ(ErrorOf("DescribeEndpoints", {{"MaxRecords", 5}}), "InvalidParameterValueException");
+
+  const std::string task = CreateTask("task.json", "sales-full-load");
+  Json created = WaitTask(task, "ready", 10);
+  // Settings come back whole: DMS's defaults with the user's values merged in.
+  Json settings = *ParseJson(created["ReplicationTaskSettings"].get<std::string>(), "settings");
+  EXPECT_EQ(settings["FullLoadSettings"]["MaxFullLoadSubTasks"], 2);
+  EXPECT_TRUE(settings.contains("Logging"));
+  EXPECT_TRUE(settings.contains("ChangeProcessingTuning"));
+  EXPECT_FALSE(created.contains("ReplicationTaskStats"));  // never started
+  EXPECT_TRUE(created["ReplicationTaskCreationDate"].is_number());
+  Json without = MustCall("DescribeReplicationTasks", {{"WithoutSettings", true}});
+  EXPECT_FALSE(without["ReplicationTasks"][0].contains("ReplicationTaskSettings"));
+
+  // Bad mappings fail at create time, with the engine's message.
+  Json bad = ReadJson(std::string(OPENDMS_SOURCE_DIR) + "/examples/full-load/task.json");
+  bad["ReplicationTaskIdentifier"] = "bad-task";
+  bad["SourceEndpointArn"] = source_;
+  bad["TargetEndpointArn"] = target_;
+  bad["ReplicationInstanceArn"] = instance_;
+  bad["TableMappings"] = R"({"rules": [{"rule-type": "selection"}]})";
+  EXPECT_EQ(ErrorOf("CreateReplicationTask", bad), "InvalidParameterValueException");
+  bad["TableMappings"] = ReadJson(std::string(OPENDMS_SOURCE_DIR) +
+                                  "/examples/full-load/task.json")["TableMappings"];
+  bad["SourceEndpointArn"] = source_ + "X";
+  EXPECT_EQ(ErrorOf("CreateReplicationTask", bad), "ResourceNotFoundFault");
+
+  EXPECT_EQ(ErrorOf("DeleteReplicationInstance", {{"ReplicationInstanceArn", instance_}}),
+            "InvalidResourceStateFault");
+  EXPECT_EQ(ErrorOf("DeleteEndpoint", {{"EndpointArn", target_}}), "InvalidResourceStateFault");
+  EXPECT_EQ(ErrorOf("DescribeTableStatistics", {{"ReplicationTaskArn", task + "X"}}),
+            "ResourceNotFoundFault");
+
+  // Paging: 23 endpoints, 20 per page, then the remaining 3 with the marker.
+  for (int i = 0; i < 21; ++i) {
+    MustCall("CreateEndpoint", TargetInput("target-" + std::to_string(i)));
+  }
+  Json page1 = MustCall("DescribeEndpoints", {{"MaxRecords", 20}});
+  ASSERT_EQ(page1["Endpoints"].size(), 20u);
+  ASSERT_TRUE(page1.contains("Marker"));
+  Json page2 = MustCall("DescribeEndpoints", {{"MaxRecords", 20}, {"Marker", page1["Marker"]}});
+  EXPECT_EQ(page2["Endpoints"].size(), 3u);
+  EXPECT_FALSE(page2.contains("Marker"));
+
+  MustCall("DescribeOrderableReplicationInstances", Json::object());
+  MustCall("ModifyReplicationInstance", {{"ReplicationInstanceArn", instance_},
+                                         {"ReplicationInstanceClass", "dms.c5.xlarge"},
+                                         {"ApplyImmediately", true}});
+  // Delete order: task, then endpoints and instance; each gone after its transition.
+  Json deleting = MustCall("DeleteReplicationTask", {{"ReplicationTaskArn", task}});
+  EXPECT_EQ(deleting["ReplicationTask"]["Status"], "deleting");
+  std::this_thread::sleep_for(std::chrono::milliseconds(options_.transition_millis + 100));
+  EXPECT_EQ(ErrorOf("DescribeReplicationTasks",
+                    {{"Filters", {{{"Name", "replication-task-arn"}, {"Values", {task}}}}}}),
+            "ResourceNotFoundFault");
+  MustCall("DeleteEndpoint", {{"EndpointArn", target_}});
+  EXPECT_EQ(ErrorOf("DeleteEndpoint", {{"EndpointArn", target_}}), "ResourceNotFoundFault");
+  WaitInstanceAvailable(instance_);
+  MustCall("DeleteReplicationInstance", {{"ReplicationInstanceArn", instance_}});
+  std::this_thread::sleep_for(std::chrono::milliseconds(options_.transition_millis + 100));
+  EXPECT_EQ(ErrorOf("DescribeReplicationInstances",
+                    {{"Filters", {{{"Name", "replication-instance-arn"}, {"Values", {instance_}}}}}}),
+            "ResourceNotFoundFault");
+  CheckShapes();
+}
+
+TEST_F(DmsTest, FullLoadRunsToFullLoadOnlyFinishedWithStatisticsAndLogs) {
+  CreateAll();
+  const std::string task = CreateTask("task.json", "sales-full-load");
+  WaitTask(task, "ready", 10);
+  Start(task, "start-replication");
+  Json done = WaitTask(task, "stopped");
+  EXPECT_EQ(done.value("StopReason", ""), "Stop Reason FULL_LOAD_ONLY_FINISHED");
+  EXPECT_EQ(done["ReplicationTaskStats"]["FullLoadProgressPercent"], 100);
+  EXPECT_EQ(done["ReplicationTaskStats"]["TablesLoaded"], 2);
+  EXPECT_TRUE(done["ReplicationTaskStats"]["StopDate"].is_number());
+  EXPECT_EQ(RowCount("sales", "customers"), 6);
+  EXPECT_EQ(RowCount("sales", "products"), 3);
+
+  Json stats = MustCall("DescribeTableStatistics",
+                        {{"ReplicationTaskArn", task},
+                         {"Filters", {{{"Name", "table-name"}, {"Values", {"customers"}}}}}});
+  ASSERT_EQ(stats["TableStatistics"].size(), 1u);
+  EXPECT_EQ(stats["TableStatistics"][0]["FullLoadRows"], 6);
+  EXPECT_EQ(stats["TableStatistics"][0]["TableState"], "Table completed");
+
+  // Wrong-state and wrong-type calls.
+  EXPECT_EQ(ErrorOf("StopReplicationTask", {{"ReplicationTaskArn", task}}),
+            "InvalidResourceStateFault");
+  EXPECT_EQ(ErrorOf("StartReplicationTask", {{"ReplicationTaskArn", task},
+                                             {"StartReplicationTaskType", "start-replication"}}),
+            "InvalidParameterCombinationException");
+  // reload-target loads everything again (DROP_AND_CREATE): same rows, not twice as many.
+  Start(task, "reload-target");
+  WaitTask(task, "stopped");
+  EXPECT_EQ(RowCount("sales", "customers"), 6);
+
+  auto lines = service_->TaskLogLines("sales-full-load");
+  ASSERT_TRUE(lines.ok());
+  const std::regex line_re(R"(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d \[[A-Z_ ]{15}\][IWE]:  .+)");
+  std::string all;
+  for (const auto& l : *lines) {
+    EXPECT_TRUE(std::regex_match(l, line_re)) << l;
+    all += l + "\n";
+  }
+  EXPECT_NE(all.find("[TASK_MANAGER   ]I:  Task 'sales-full-load' stopped: Stop Reason "
+                     "FULL_LOAD_ONLY_FINISHED"),
+            std::string::npos)
+      << all;
+  EXPECT_NE(all.find("Load finished for table 'public.customers' (6 rows)"), std::string::npos);
+  Json logs = MustCall("DescribeReplicationInstanceTaskLogs", {{"ReplicationInstanceArn", instance_}});
+  ASSERT_EQ(logs["ReplicationInstanceTaskLogs"].size(), 1u);
+  EXPECT_EQ(logs["ReplicationInstanceTaskLogs"][0]["ReplicationInstanceTaskLogSize"],
+            static_cast<int64_t>(all.size()));
+  CheckShapes();
+}
+
+TEST_F(DmsTest, CdcIsWokenByNewObjectsStopsAndResumes) {
+  CreateAll();
+  const std::string task = CreateTask("task-cdc.json", "sales-cdc");
+  WaitTask(task, "ready", 10);
+  Start(task, "start-replication");
+  WaitTask(task, "running");
+  ASSERT_TRUE(WaitScalar("SELECT count(*) FROM sales.customers", "6", 20));
+  EXPECT_EQ(ErrorOf("ModifyReplicationTask", {{"ReplicationTaskArn", task}, {"TaskData", "x"}}),
+            "InvalidResourceStateFault");
+  EXPECT_EQ(ErrorOf("DeleteReplicationTask", {{"ReplicationTaskArn", task}}),
+            "InvalidResourceStateFault");
+  EXPECT_EQ(ErrorOf("StartReplicationTask", {{"ReplicationTaskArn", task},
+                                             {"StartReplicationTaskType", "resume-processing"}}),
+            "InvalidResourceStateFault");
+
+  // CDC polls every 30 s here: only the wake makes this quick.
+  std::this_thread::sleep_for(std::chrono::milliseconds(500));  // the loop is idle
+  const auto landed = std::chrono::steady_clock::now();
+  PutChange("CDC0001.csv", "I,customers,public,100,New Person,new@example.com,Oslo,true,2024-07-01\n");
+  ASSERT_TRUE(WaitScalar("SELECT count(*) FROM sales.customers", "7", 5));
+  EXPECT_LT(std::chrono::steady_clock::now() - landed, std::chrono::seconds(5));
+
+  MustCall("StopReplicationTask", {{"ReplicationTaskArn", task}});
+  Json stopped = WaitTask(task, "stopped");
+  EXPECT_EQ(stopped.value("StopReason", ""), "Stop Reason NORMAL");
+  EXPECT_FALSE(stopped.value("RecoveryCheckpoint", "").empty());
+  // While stopped, a change lands; resume-processing picks it up, nothing twice.
+  PutChange("CDC0002.csv", "U,customers,public,100,Renamed Person,new@example.com,Oslo,true,2024-07-01\n"
+                           "I,customers,public,101,Another,a@example.com,Rome,false,2024-07-02\n");
+  Start(task, "resume-processing");
+  WaitTask(task, "running");
+  ASSERT_TRUE(WaitScalar("SELECT count(*) || ' ' || max(name) FILTER (WHERE customer_id = 100) "
+                         "FROM sales.customers",
+                         "8 Renamed Person", 10));
+  Json stats = MustCall("DescribeTableStatistics", {{"ReplicationTaskArn", task}});
+  bool found = false;
+  for (const Json& t : stats["TableStatistics"]) {
+    if (t["TableName"] == "customers") {
+      found = true;
+      EXPECT_EQ(t["Inserts"], 1);  // this run: one insert, one update
+      EXPECT_EQ(t["Updates"], 1);
+    }
+  }
+  EXPECT_TRUE(found);
+  MustCall("StopReplicationTask", {{"ReplicationTaskArn", task}});
+  WaitTask(task, "stopped");
+  CheckShapes();
+}
+
+TEST_F(DmsTest, ABadCsvFailsTheTaskWithTheEnginesMessage) {
+  CreateAll();
+  auto r = store_->Put("landing", "sales/public/products/LOAD00000002.csv",
+                       "sku,name,price,weight_kg,stocked_at\nP-900,Bad,1.00,1.0,2024-01-01,extra\n");
+  ASSERT_TRUE(r.ok());
+  const std::string task = CreateTask("task.json", "sales-bad", Json{{"ErrorBehavior", {{"TableErrorPolicy", "STOP_TASK"}}}});
+  WaitTask(task, "ready", 10);
+  Start(task, "start-replication");
+  Json failed = WaitTask(task, "failed");
+  EXPECT_EQ(failed.value("StopReason", ""), "Stop Reason FATAL_ERROR");
+  EXPECT_NE(failed.value("LastFailureMessage", "").find("LOAD00000002.csv"), std::string::npos)
+      << failed.dump(2);
+  // A failed task can be modified and started again.
+  MustCall("ModifyReplicationTask", {{"ReplicationTaskArn", task}, {"TaskData", "note"}});
+  CheckShapes();
+}
+
+TEST_F(DmsTest, ACrashedServiceResumesItsCdcTaskWithNothingLostOrTwice) {
+  CreateAll();
+  const std::string task = CreateTask("task-cdc.json", "sales-cdc");
+  WaitTask(task, "ready", 10);
+  Start(task, "start-replication");
+  WaitTask(task, "running");
+  ASSERT_TRUE(WaitScalar("SELECT count(*) FROM sales.customers", "6", 20));
+  PutChange("CDC0001.csv", "I,customers,public,100,A,a@example.com,Oslo,true,2024-07-01\n");
+  ASSERT_TRUE(WaitScalar("SELECT count(*) FROM sales.customers", "7", 5));
+
+  service_.reset();  // a crash: nothing recorded
+  auto r = store_->Put("landing", "sales/changes/CDC0002.csv",
+                       "operation,table,schema,values\n"
+                       "I,customers,public,101,B,b@example.com,Rome,true,2024-07-02\n");
+  ASSERT_TRUE(r.ok());
+  NewService();
+  Json before = WaitTask(task, "running", 1);  // the catalog still says running
+  ASSERT_TRUE(service_->Start().ok());
+  ASSERT_TRUE(WaitScalar("SELECT count(*) || ' ' || count(DISTINCT customer_id) FROM sales.customers",
+                         "8 8", 10));
+  WaitTask(task, "running");
+  PutChange("CDC0003.csv", "D,customers,public,100,A,a@example.com,Oslo,true,2024-07-01\n");
+  ASSERT_TRUE(WaitScalar("SELECT count(*) FROM sales.customers", "7", 5));
+  auto lines = service_->TaskLogLines(task);
+  ASSERT_TRUE(lines.ok());
+  std::string all;
+  for (const auto& l : *lines) all += l + "\n";
+  EXPECT_NE(all.find("resumed (resume-processing) at server start"), std::string::npos) << all;
+
+  // A clean shutdown records "stopped" but the task runs again at the next start.
+  service_->Shutdown();
+  EXPECT_EQ(WaitTask(task, "stopped", 1).value("StopReason", ""), "Stop Reason NORMAL");
+  NewService();
+  ASSERT_TRUE(service_->Start().ok());
+  WaitTask(task, "running");
+  PutChange("CDC0004.csv", "I,customers,public,102,C,c@example.com,Lima,true,2024-07-03\n");
+  ASSERT_TRUE(WaitScalar("SELECT count(*) FROM sales.customers", "8", 5));
+  MustCall("StopReplicationTask", {{"ReplicationTaskArn", task}});
+  WaitTask(task, "stopped");
+}
+
+TEST_F(DmsTest, SecretCredentialsAreReadAtStartAndReadAgainWhenTheLoginIsRefused) {
+  instance_ = CreateInstance();
+  source_ = CreateSource();
+  Json target = {{"EndpointIdentifier", "secret-target"},
+                 {"EndpointType", "target"},
+                 {"EngineName", "aurora-postgresql"},
+                 {"DatabaseName", params_.dbname},
+                 {"PostgreSQLSettings",
+                  {{"SecretsManagerSecretId", "Acme/Orders/dev/DbSecret"},
+                   {"SecretsManagerAccessRoleArn", "arn:aws:iam::000000000000:role/dms-secrets"}}}};
+  target_ = MustCall("CreateEndpoint", target)["Endpoint"].value("EndpointArn", "");
+  WaitInstanceAvailable(instance_);
+  // Queues the secret's next values, one per read.
+  auto secret = [&](std::vector<std::string> passwords) {
+    std::lock_guard lock(secret_mu_);
+    secret_values_.clear();
+    for (const std::string& password : passwords) {
+      secret_values_.push_back(Json{{"username", params_.user}, {"password", password},
+                                    {"host", params_.host}, {"port", std::to_string(params_.port)},
+                                    {"dbname", params_.dbname}}
+                                   .dump());
+    }
+  };
+  secret({"wrong-password"});
+  MustCall("TestConnection", {{"ReplicationInstanceArn", instance_}, {"EndpointArn", target_}});
+  auto connection_status = [&] {
+    for (int i = 0; i < 200; ++i) {
+      Json c = MustCall("DescribeConnections",
+                        {{"Filters", {{{"Name", "endpoint-arn"}, {"Values", {target_}}}}}});
+      std::string s = c["Connections"][0]["Status"];
+      if (s != "testing") return c["Connections"][0];
+      std::this_thread::sleep_for(std::chrono::milliseconds(25));
+    }
+    return Json();
+  };
+  Json failed = connection_status();
+  EXPECT_EQ(failed["Status"], "failed");
+  EXPECT_EQ(failed.dump().find("wrong-password"), std::string::npos);
+  secret({params_.password});
+  MustCall("TestConnection", {{"ReplicationInstanceArn", instance_}, {"EndpointArn", target_}});
+  EXPECT_EQ(connection_status()["Status"], "successful");
+
+  const std::string task = CreateTask("task.json", "secret-load");
+  WaitTask(task, "ready", 10);
+  // The first read gives a stale password (the secret was rotated since); the refused login
+  // makes the runner read it once more and get the new one.
+  secret({"stale-password", params_.password});
+  const int reads_before = secret_reads_;
+  Start(task, "start-replication");
+  Json done = WaitTask(task, "stopped");
+  EXPECT_EQ(done.value("StopReason", ""), "Stop Reason FULL_LOAD_ONLY_FINISHED") << done.dump(2);
+  EXPECT_EQ(secret_reads_, reads_before + 2);
+  EXPECT_EQ(RowCount("sales", "customers"), 6);
+  CheckShapes();
+}
+
+TEST_F(DmsTest, Boto3WaitersWorkAgainstTheRealEndpoint) {
+  api::ServerOptions server_options;
+  server_options.port = 0;
+  server_options.root = {"AKIAOPENDMSTEST00001", "waiter-test-secret-key"};
+  server_options.shutdown_grace = std::chrono::milliseconds(500);
+  api::Server server(server_options);
+  server.RegisterJsonService(*service_);
+  ASSERT_TRUE(server.Start().ok());
+  const std::string dir = dir_->path();
+  Json target = TargetInput();
+  std::ofstream(dir + "/target.json") << target.dump();
+  fs::copy(std::string(OPENDMS_SOURCE_DIR) + "/examples/full-load/source-endpoint.json",
+           dir + "/source.json");
+  Json task = ReadJson(std::string(OPENDMS_SOURCE_DIR) + "/examples/full-load/task-cdc.json");
+  std::ofstream(dir + "/task.json") << task.dump();
+  const std::string cmd = "python3 " + std::string(OPENDMS_SOURCE_DIR) + "/tests/dms/waiters.py " +
+                          server.endpoint() + " " + server_options.root.access_key_id + " " +
+                          server_options.root.secret_access_key + " " + dir + "/target.json " +
+                          dir + "/source.json " + dir + "/task.json > " + dir + "/waiters.txt 2>&1";
+  const int rc = std::system(cmd.c_str());
+  auto out = ReadSmallFile(dir + "/waiters.txt");
+  EXPECT_EQ(rc, 0) << (out.ok() ? *out : "");
+  EXPECT_EQ(out.ok() ? *out : "",
+            "replication_instance_available\ntest_connection_succeeds\nreplication_task_ready\n"
+            "replication_task_running\nreplication_task_stopped\nInvalidResourceStateFault\n"
+            "replication_task_deleted\nendpoint_deleted\nreplication_instance_deleted\n");
+  server.Stop();
+}
+
+}  // namespace
+}  // namespace opendms::dms
