@@ -11,5 +11,7 @@ void AddRunTask(CLI::App& app, int* exit_code);
 
 // opendms server: the AWS endpoint (server.cc).
 void AddServer(CLI::App& app, int* exit_code);
+// opendms logs TASK: a task's log lines from a server's catalog (logs.cc).
+void AddLogs(CLI::App& app, int* exit_code);
 
 }  // namespace opendms::cli

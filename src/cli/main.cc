@@ -14,6 +14,7 @@ int main(int argc, char** argv) {
   int exit_code = 0;
   opendms::cli::AddRunTask(app, &exit_code);
   opendms::cli::AddServer(app, &exit_code);
+  opendms::cli::AddLogs(app, &exit_code);
   app.parse_complete_callback([&] { opendms::InitLogging(log_level); });
   try {
     app.parse(argc, argv);

@@ -7,6 +7,7 @@
 //   DIR/aws-credentials  root credentials, AWS shared-credentials format, profile "opendms", 0600
 //   DIR/aws-config       region for profile "opendms"
 //   DIR/buckets/         the S3 buckets (objectstore::OpenDiskStore)
+//   DIR/catalog/         the catalog's private PostgreSQL (unless --catalog-url)
 #include <signal.h>
 #include <sys/stat.h>
 
@@ -18,7 +19,9 @@
 #include <vector>
 
 #include "api/api.h"
+#include "catalog/catalog.h"
 #include "cli/commands.h"
+#include "dms/dms.h"
 #include "objectstore/objectstore.h"
 
 namespace opendms::cli {
@@ -150,9 +153,14 @@ class ServerMain {
     auto main = std::unique_ptr<ServerMain>(new ServerMain());
     const fs::path dir = config.data_dir;
     ASSIGN_OR_RETURN(main->buckets_, objectstore::OpenDiskStore((dir / "buckets").string()));
-    if (!config.catalog_url.empty()) {
-      spdlog::warn("[server] --catalog-url is accepted, but this build keeps no catalog yet");
-    }
+    catalog::Options catalog_options;
+    catalog_options.data_dir = dir.string();
+    catalog_options.url = config.catalog_url;
+    ASSIGN_OR_RETURN(main->catalog_, catalog::Catalog::Open(catalog_options));
+    dms::Options dms_options;
+    dms_options.context.region = config.region;
+    ASSIGN_OR_RETURN(main->dms_, dms::DmsService::Create(*main->catalog_, *main->buckets_,
+                                                         main->SecretResolver(), dms_options));
 
     ASSIGN_OR_RETURN(auto listen, ParseListen(config.listen));
     api::ServerOptions options;
@@ -162,15 +170,23 @@ class ServerMain {
     options.region = config.region;
     main->server_ = std::make_unique<api::Server>(options);
     for (const auto& service : main->json_services_) main->server_->RegisterJsonService(*service);
+    main->server_->RegisterJsonService(*main->dms_);
     if (main->s3_handler_) main->server_->SetS3Handler(*main->s3_handler_);
     return main;
   }
 
-  Status Start() { return server_->Start(); }
+  // Listens, then resumes the tasks that were running when the server last stopped or died.
+  Status Start() {
+    RETURN_IF_ERROR(server_->Start());
+    return dms_->Start();
+  }
   void Stop() {
     if (server_) server_->Stop();
+    if (dms_) dms_->Shutdown();  // tasks stop at a checkpoint and resume at the next start
+    dms_.reset();
     s3_handler_.reset();
     json_services_.clear();
+    catalog_.reset();  // stops the private PostgreSQL
     buckets_.reset();
   }
   ~ServerMain() { Stop(); }
@@ -179,9 +195,20 @@ class ServerMain {
 
  private:
   ServerMain() = default;
+  // A target endpoint's SecretsManagerSecretId, resolved through this server's Secrets Manager.
+  dms::SecretResolver SecretResolver() {
+    return [](std::string_view secret_id, const CallContext&) -> Result<std::string> {
+      return Status::Aws(ErrorCode::kNotFound, "ResourceNotFoundException",
+                         "Secrets Manager can't find the specified secret: " +
+                             std::string(secret_id));
+    };
+  }
+
   std::unique_ptr<objectstore::ObjectStore> buckets_;  // DIR/buckets
+  std::unique_ptr<catalog::Catalog> catalog_;
   std::vector<std::unique_ptr<JsonService>> json_services_;  // Secrets Manager, SSM, DMS
   std::unique_ptr<api::Handler> s3_handler_;                 // REST-XML over buckets_
+  std::unique_ptr<dms::DmsService> dms_;
   std::unique_ptr<api::Server> server_;
 };
 
