@@ -948,6 +948,10 @@ class DiskWriter : public ObjectWriter {
     return Status::Ok();
   }
 
+  void SetChecksumCrc32(std::string checksum) override {
+    options_.checksum_crc32 = std::move(checksum);
+  }
+
   Result<ObjectInfo> Commit() override {
     if (done_) return Finished();
     done_ = true;
@@ -984,7 +988,7 @@ class DiskWriter : public ObjectWriter {
 
   DiskStore& store_;
   const std::string bucket_, key_;
-  const PutOptions options_;
+  PutOptions options_;
   FileDescriptor fd_;
   TempFileGuard guard_;
   Md5 md5_;

@@ -74,6 +74,9 @@ class FaultyWriter : public ObjectWriter {
       : base_(std::move(base)), take_fault_(std::move(take_fault)), url_(std::move(url)) {}
 
   Status Write(std::string_view chunk) override { return base_->Write(chunk); }
+  void SetChecksumCrc32(std::string checksum) override {
+    base_->SetChecksumCrc32(std::move(checksum));
+  }
   Result<ObjectInfo> Commit() override {
     if (std::optional<FaultSpec> fault = take_fault_()) {
       base_->Abort();

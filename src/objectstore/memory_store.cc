@@ -61,6 +61,9 @@ class MemoryWriter : public ObjectWriter {
     md5_.Update(chunk);
     return Status::Ok();
   }
+  void SetChecksumCrc32(std::string checksum) override {
+    options_.checksum_crc32 = std::move(checksum);
+  }
   Result<ObjectInfo> Commit() override;
   void Abort() override {
     done_ = true;
@@ -76,7 +79,7 @@ class MemoryWriter : public ObjectWriter {
 
   MemoryStore& store_;
   const std::string bucket_, key_;
-  const PutOptions options_;
+  PutOptions options_;
   std::string data_;
   Md5 md5_;
   bool done_ = false;

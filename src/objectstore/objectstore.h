@@ -110,6 +110,9 @@ class ObjectWriter {
  public:
   virtual ~ObjectWriter() = default;
   virtual Status Write(std::string_view chunk) = 0;
+  // Replaces PutOptions::checksum_crc32 before Commit: a checksum that is known only once all
+  // bytes are in (S3's aws-chunked trailer).
+  virtual void SetChecksumCrc32(std::string checksum) = 0;
   virtual Result<ObjectInfo> Commit() = 0;
   virtual void Abort() = 0;
 };

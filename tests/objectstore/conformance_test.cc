@@ -475,6 +475,13 @@ TYPED_TEST(StoreConformance, ChecksumAndEtagOverrideAreKept) {
     EXPECT_EQ(seen.checksum_crc32, "GfDGtA==");
     EXPECT_EQ(seen.user_metadata, options.user_metadata);
   }
+  // A checksum known only at the end replaces the one given when opened.
+  auto late = this->store_->OpenWriter("bkt", "late", {.checksum_crc32 = "AAAAAA=="});
+  ASSERT_TRUE(late.ok());
+  ASSERT_TRUE((*late)->Write("id,name\n1,foo\n").ok());
+  (*late)->SetChecksumCrc32("GfDGtA==");
+  ASSERT_TRUE((*late)->Commit().ok());
+  EXPECT_EQ(this->store_->Head("bkt", "late")->checksum_crc32, "GfDGtA==");
   // A plain Put records no checksum.
   this->PutOrDie("plain", "x");
   EXPECT_EQ(this->store_->Head("bkt", "plain")->checksum_crc32, "");
