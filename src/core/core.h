@@ -222,6 +222,20 @@ class Sha256Hasher {
   void* ctx_;  // EVP_MD_CTX
 };
 
+// MD5, for S3's ETags and Content-MD5 (not for security). 16 raw bytes.
+std::string Md5(std::string_view data);
+class Md5Hasher {
+ public:
+  Md5Hasher();
+  ~Md5Hasher();
+  Md5Hasher(const Md5Hasher&) = delete;
+  Md5Hasher& operator=(const Md5Hasher&) = delete;
+  void Update(std::string_view data);
+  std::string Finish();  // 16 raw bytes; once
+ private:
+  void* ctx_;  // EVP_MD_CTX
+};
+
 // CRC32 with zlib's (IEEE) polynomial; start with crc = 0 and feed the bytes in order.
 uint32_t Crc32(uint32_t crc, std::string_view data);
 // The 4 bytes big-endian, base64: S3's x-amz-checksum-crc32 form ("GfDGtA==").

@@ -133,6 +133,32 @@ std::string Sha256Hasher::FinishHex() {
   return HexEncode(std::string_view(reinterpret_cast<char*>(md), len));
 }
 
+std::string Md5(std::string_view data) {
+  unsigned char md[EVP_MAX_MD_SIZE];
+  unsigned int len = 0;
+  if (EVP_Digest(data.data(), data.size(), md, &len, EVP_md5(), nullptr) != 1) {
+    throw std::runtime_error("EVP_Digest(md5) failed");
+  }
+  return std::string(reinterpret_cast<char*>(md), len);
+}
+
+Md5Hasher::Md5Hasher() : ctx_(EVP_MD_CTX_new()) {
+  if (ctx_ == nullptr ||
+      EVP_DigestInit_ex(static_cast<EVP_MD_CTX*>(ctx_), EVP_md5(), nullptr) != 1) {
+    throw std::runtime_error("EVP_DigestInit_ex(md5) failed");
+  }
+}
+Md5Hasher::~Md5Hasher() { EVP_MD_CTX_free(static_cast<EVP_MD_CTX*>(ctx_)); }
+void Md5Hasher::Update(std::string_view data) {
+  EVP_DigestUpdate(static_cast<EVP_MD_CTX*>(ctx_), data.data(), data.size());
+}
+std::string Md5Hasher::Finish() {
+  unsigned char md[EVP_MAX_MD_SIZE];
+  unsigned int len = 0;
+  EVP_DigestFinal_ex(static_cast<EVP_MD_CTX*>(ctx_), md, &len);
+  return std::string(reinterpret_cast<char*>(md), len);
+}
+
 uint32_t Crc32(uint32_t crc, std::string_view data) {
   // zlib takes uInt lengths; feed large buffers in pieces.
   while (!data.empty()) {

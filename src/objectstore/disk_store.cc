@@ -202,6 +202,11 @@ class TempFileGuard {
   }
   const std::string& path() const { return path_; }
   void Release() { path_.clear(); }
+  // Deletes the file now (if not released).
+  void Reset() {
+    if (!path_.empty()) ::unlink(path_.c_str());
+    path_.clear();
+  }
 
  private:
   std::string path_;
@@ -347,35 +352,34 @@ class DiskStore : public ObjectStore {
 
   Result<ObjectInfo> Put(std::string_view bucket, std::string_view key, std::string_view data,
                          const PutOptions& options) override {
-    ByteSource source = [&data](char* dst, size_t capacity) -> Result<size_t> {
-      size_t n = std::min(capacity, data.size());
-      std::memcpy(dst, data.data(), n);
-      data.remove_prefix(n);
-      return n;
-    };
-    return PutStream(bucket, key, source, options);
+    ASSIGN_OR_RETURN(std::unique_ptr<ObjectWriter> writer, OpenWriter(bucket, key, options));
+    RETURN_IF_ERROR(writer->Write(data));
+    return writer->Commit();
   }
 
   Result<ObjectInfo> PutStream(std::string_view bucket, std::string_view key,
                                const ByteSource& source, const PutOptions& options) override {
-    RETURN_IF_ERROR(ValidateBucketAndKey(bucket, key));
-    if (!IsDirectory(BucketPath(bucket))) return NoSuchBucket(bucket);
-    if (IsFolderMarker(key)) return PutFolderMarker(bucket, key, source, options);
-
-    // 1. The body, into a temp file, hashed on the way.
-    std::string temp_path = NewTempPath();
-    ASSIGN_OR_RETURN(FileDescriptor fd,
-                     OpenPath(temp_path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW, 0644));
-    TempFileGuard body_guard(temp_path);
-    Md5 md5;
+    ASSIGN_OR_RETURN(std::unique_ptr<ObjectWriter> writer, OpenWriter(bucket, key, options));
     std::unique_ptr<char[]> buffer(new char[kIoBufferSize]);
     while (true) {
       ASSIGN_OR_RETURN(size_t n, source(buffer.get(), kIoBufferSize));
       if (n == 0) break;
       if (n > kIoBufferSize) return SourceOverrun(bucket, key, n, kIoBufferSize);
-      md5.Update(buffer.get(), n);
-      RETURN_IF_ERROR(WriteAll(fd.get(), std::string_view(buffer.get(), n), temp_path));
+      RETURN_IF_ERROR(writer->Write(std::string_view(buffer.get(), n)));
     }
+    return writer->Commit();
+  }
+
+  Result<std::unique_ptr<ObjectWriter>> OpenWriter(std::string_view bucket, std::string_view key,
+                                                   const PutOptions& options) override;
+
+  // Called by DiskWriter::Commit once the body is in the (unsynced) temp file `temp_path`:
+  // fsyncs it, writes the sidecar, renames both into place and fsyncs the folders (steps 1–4 of
+  // docs/object-store.md "Writes"). The guard is released once the body is in place.
+  Result<ObjectInfo> CommitBody(std::string_view bucket, std::string_view key, FileDescriptor fd,
+                                TempFileGuard& body_guard, std::string etag,
+                                const PutOptions& options) {
+    const std::string& temp_path = body_guard.path();
     RETURN_IF_ERROR(Fsync(fd.get(), temp_path));
     struct stat st;
     if (::fstat(fd.get(), &st) != 0) return Status::FromErrno("cannot stat " + temp_path, errno);
@@ -385,11 +389,12 @@ class DiskStore : public ObjectStore {
     ObjectInfo info;
     info.key = std::string(key);
     info.size = static_cast<uint64_t>(st.st_size);
-    info.etag = md5.HexDigest();
+    info.etag = options.etag.empty() ? std::move(etag) : options.etag;
     info.last_modified = MtimeOf(st);
     info.content_type =
         options.content_type.empty() ? std::string(kDefaultContentType) : options.content_type;
     info.user_metadata = options.user_metadata;
+    info.checksum_crc32 = options.checksum_crc32;
     ASSIGN_OR_RETURN(std::string sidecar_temp,
                      WriteTemp(SidecarJson(info, IdentityOf(st)).dump(), /*durable=*/true));
     TempFileGuard sidecar_guard(sidecar_temp);
@@ -414,6 +419,17 @@ class DiskStore : public ObjectStore {
     dirs_to_sync.push_back(ParentOf(meta_path));
     RETURN_IF_ERROR(SyncDirs(dirs_to_sync));
     return info;
+  }
+
+  Result<ObjectInfo> CommitFolderMarker(std::string_view bucket, std::string_view key,
+                                        const PutOptions& options) {
+    ByteSource nothing = [](char*, size_t) -> Result<size_t> { return size_t{0}; };
+    return PutFolderMarker(bucket, key, nothing, options);
+  }
+
+  std::string NewTempPath() {
+    return tmp_root_ + "/" + std::to_string(::getpid()) + "." +
+           std::to_string(temp_counter_.fetch_add(1)) + ".tmp";
   }
 
   Result<std::unique_ptr<ObjectReader>> Get(std::string_view bucket, std::string_view key,
@@ -516,10 +532,6 @@ class DiskStore : public ObjectStore {
     return MetaBucketPath(bucket) + "/" + std::string(key);
   }
   static std::string ParentOf(const std::string& path) { return path.substr(0, path.rfind('/')); }
-  std::string NewTempPath() {
-    return tmp_root_ + "/" + std::to_string(::getpid()) + "." +
-           std::to_string(temp_counter_.fetch_add(1)) + ".tmp";
-  }
 
   static int64_t NowNanos() {
     return std::chrono::duration_cast<std::chrono::nanoseconds>(Clock::Now().time_since_epoch())
@@ -537,6 +549,7 @@ class DiskStore : public ObjectStore {
                 {"etag", info.etag},
                 {"content_type", info.content_type},
                 {"user_metadata", info.user_metadata}};
+    if (!info.checksum_crc32.empty()) doc["checksum_crc32"] = info.checksum_crc32;
     return doc;
   }
 
@@ -555,6 +568,9 @@ class DiskStore : public ObjectStore {
     for (const auto& [k, v] : user_metadata->items()) {
       if (v.is_string()) info.user_metadata[k] = v.get<std::string>();
     }
+    auto checksum = doc.find("checksum_crc32");  // optional: older sidecars lack it
+    info.checksum_crc32 =
+        checksum != doc.end() && checksum->is_string() ? checksum->get<std::string>() : "";
     return true;
   }
 
@@ -719,6 +735,8 @@ class DiskStore : public ObjectStore {
     info.content_type =
         options.content_type.empty() ? std::string(kDefaultContentType) : options.content_type;
     info.user_metadata = options.user_metadata;
+    info.checksum_crc32 = options.checksum_crc32;
+    if (!options.etag.empty()) info.etag = options.etag;
     Json doc = SidecarJson(info, FileIdentity{});
     doc["last_modified_ns"] =
         std::chrono::duration_cast<std::chrono::nanoseconds>(info.last_modified.time_since_epoch())
@@ -892,6 +910,106 @@ class DiskStore : public ObjectStore {
   std::mutex namespace_mu_;  // serializes changes to the data and meta trees
   DirCache dir_cache_;
 };
+
+// Streams into a temp file under .opendms/tmp, hashing on the way; Commit hands the file to
+// DiskStore::CommitBody. Small chunks are gathered into a buffer so that write(2) sees large
+// blocks whatever size the caller's chunks are.
+class DiskWriter : public ObjectWriter {
+ public:
+  DiskWriter(DiskStore& store, std::string bucket, std::string key, PutOptions options,
+             FileDescriptor fd, std::string temp_path)
+      : store_(store),
+        bucket_(std::move(bucket)),
+        key_(std::move(key)),
+        options_(std::move(options)),
+        fd_(std::move(fd)),
+        guard_(std::move(temp_path)) {}
+
+  Status Write(std::string_view chunk) override {
+    if (done_) return Finished();
+    if (IsFolderMarker(key_)) {
+      if (chunk.empty()) return Status::Ok();
+      Abort();
+      return Status::InvalidArgument("cannot store " + ObjectUrl(bucket_, key_) +
+                                     ": a key ending in '/' is a folder marker, and on disk it "
+                                     "can hold no bytes");
+    }
+    if (options_.etag.empty()) md5_.Update(chunk);  // a given ETag needs no hashing
+    if (buffer_.size() + chunk.size() > kIoBufferSize) {
+      Status flushed = Flush();
+      if (!flushed.ok()) return Fail(flushed);
+    }
+    if (chunk.size() >= kIoBufferSize) {
+      Status written = WriteAll(fd_.get(), chunk, guard_.path());
+      if (!written.ok()) return Fail(written);
+      return Status::Ok();
+    }
+    buffer_.append(chunk);
+    return Status::Ok();
+  }
+
+  void SetChecksumCrc32(std::string checksum) override {
+    options_.checksum_crc32 = std::move(checksum);
+  }
+
+  Result<ObjectInfo> Commit() override {
+    if (done_) return Finished();
+    done_ = true;
+    if (IsFolderMarker(key_)) {
+      guard_.Reset();
+      return store_.CommitFolderMarker(bucket_, key_, options_);
+    }
+    RETURN_IF_ERROR(Flush());
+    std::string etag = options_.etag.empty() ? md5_.HexDigest() : options_.etag;
+    return store_.CommitBody(bucket_, key_, std::move(fd_), guard_, std::move(etag), options_);
+  }
+
+  void Abort() override {
+    done_ = true;
+    fd_ = FileDescriptor();
+    guard_.Reset();
+  }
+
+ private:
+  Status Flush() {
+    if (buffer_.empty()) return Status::Ok();
+    Status written = WriteAll(fd_.get(), buffer_, guard_.path());
+    buffer_.clear();
+    return written;
+  }
+  Status Fail(Status error) {
+    Abort();
+    return error;
+  }
+  Status Finished() const {
+    return Status::InvalidState("writer of " + ObjectUrl(bucket_, key_) +
+                                " was already committed or aborted");
+  }
+
+  DiskStore& store_;
+  const std::string bucket_, key_;
+  PutOptions options_;
+  FileDescriptor fd_;
+  TempFileGuard guard_;
+  Md5 md5_;
+  std::string buffer_;
+  bool done_ = false;
+};
+
+Result<std::unique_ptr<ObjectWriter>> DiskStore::OpenWriter(std::string_view bucket,
+                                                            std::string_view key,
+                                                            const PutOptions& options) {
+  RETURN_IF_ERROR(ValidateBucketAndKey(bucket, key));
+  if (!IsDirectory(BucketPath(bucket))) return NoSuchBucket(bucket);
+  FileDescriptor fd;
+  std::string temp_path;
+  if (!IsFolderMarker(key)) {
+    temp_path = NewTempPath();
+    ASSIGN_OR_RETURN(fd, OpenPath(temp_path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW, 0644));
+  }
+  return std::unique_ptr<ObjectWriter>(std::make_unique<DiskWriter>(
+      *this, std::string(bucket), std::string(key), options, std::move(fd), std::move(temp_path)));
+}
 
 }  // namespace
 

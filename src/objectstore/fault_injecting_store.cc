@@ -1,4 +1,5 @@
 #include <algorithm>
+#include <functional>
 #include <thread>
 
 #include "objectstore/objectstore.h"
@@ -64,6 +65,33 @@ class FaultyReader : public ObjectReader {
   uint64_t returned_ = 0;
 };
 
+// A writer that passes through `base` and consults the store's kFailPut faults at Commit, so
+// that a failure strikes after the bytes were written, as a full disk or a crash would.
+class FaultyWriter : public ObjectWriter {
+ public:
+  using TakeFault = std::function<std::optional<FaultSpec>()>;
+  FaultyWriter(std::unique_ptr<ObjectWriter> base, TakeFault take_fault, std::string url)
+      : base_(std::move(base)), take_fault_(std::move(take_fault)), url_(std::move(url)) {}
+
+  Status Write(std::string_view chunk) override { return base_->Write(chunk); }
+  void SetChecksumCrc32(std::string checksum) override {
+    base_->SetChecksumCrc32(std::move(checksum));
+  }
+  Result<ObjectInfo> Commit() override {
+    if (std::optional<FaultSpec> fault = take_fault_()) {
+      base_->Abort();
+      return InjectedError(fault->error, "put of " + url_ + " failed");
+    }
+    return base_->Commit();
+  }
+  void Abort() override { base_->Abort(); }
+
+ private:
+  std::unique_ptr<ObjectWriter> base_;
+  TakeFault take_fault_;
+  std::string url_;
+};
+
 }  // namespace
 
 FaultInjectingStore::FaultInjectingStore(ObjectStore& base) : base_(base) {}
@@ -124,6 +152,16 @@ Result<ObjectInfo> FaultInjectingStore::PutStream(std::string_view bucket, std::
     return InjectedError(fault->error, "put of " + ObjectUrl(bucket, key) + " failed");
   }
   return base_.PutStream(bucket, key, source, options);
+}
+
+Result<std::unique_ptr<ObjectWriter>> FaultInjectingStore::OpenWriter(std::string_view bucket,
+                                                                      std::string_view key,
+                                                                      const PutOptions& options) {
+  ASSIGN_OR_RETURN(std::unique_ptr<ObjectWriter> writer, base_.OpenWriter(bucket, key, options));
+  std::string subject(key);
+  auto take_fault = [this, subject]() { return Take({FaultSpec::Kind::kFailPut}, subject); };
+  return std::unique_ptr<ObjectWriter>(
+      std::make_unique<FaultyWriter>(std::move(writer), take_fault, ObjectUrl(bucket, key)));
 }
 
 Result<std::unique_ptr<ObjectReader>> FaultInjectingStore::Get(std::string_view bucket,

@@ -47,6 +47,44 @@ class MemoryReader : public ObjectReader {
   uint64_t pos_;
 };
 
+class MemoryStore;
+
+// Gathers the bytes in memory; Commit stores them as the object.
+class MemoryWriter : public ObjectWriter {
+ public:
+  MemoryWriter(MemoryStore& store, std::string bucket, std::string key, PutOptions options)
+      : store_(store), bucket_(std::move(bucket)), key_(std::move(key)), options_(std::move(options)) {}
+
+  Status Write(std::string_view chunk) override {
+    if (done_) return Finished();
+    data_.append(chunk);
+    md5_.Update(chunk);
+    return Status::Ok();
+  }
+  void SetChecksumCrc32(std::string checksum) override {
+    options_.checksum_crc32 = std::move(checksum);
+  }
+  Result<ObjectInfo> Commit() override;
+  void Abort() override {
+    done_ = true;
+    data_.clear();
+    data_.shrink_to_fit();
+  }
+
+ private:
+  Status Finished() const {
+    return Status::InvalidState("writer of " + ObjectUrl(bucket_, key_) +
+                                " was already committed or aborted");
+  }
+
+  MemoryStore& store_;
+  const std::string bucket_, key_;
+  PutOptions options_;
+  std::string data_;
+  Md5 md5_;
+  bool done_ = false;
+};
+
 class MemoryStore : public ObjectStore {
  public:
   Status CreateBucket(std::string_view bucket) override {
@@ -112,6 +150,17 @@ class MemoryStore : public ObjectStore {
                  options);
   }
 
+  Result<std::unique_ptr<ObjectWriter>> OpenWriter(std::string_view bucket, std::string_view key,
+                                                   const PutOptions& options) override {
+    RETURN_IF_ERROR(ValidateBucketAndKey(bucket, key));
+    {
+      std::lock_guard lock(mu_);
+      if (!buckets_.count(std::string(bucket))) return NoSuchBucket(bucket);
+    }
+    return std::unique_ptr<ObjectWriter>(
+        std::make_unique<MemoryWriter>(*this, std::string(bucket), std::string(key), options));
+  }
+
   Result<std::unique_ptr<ObjectReader>> Get(std::string_view bucket, std::string_view key,
                                             std::optional<ByteRange> range) override {
     RETURN_IF_ERROR(ValidateBucketAndKey(bucket, key));
@@ -172,6 +221,25 @@ class MemoryStore : public ObjectStore {
     return result;
   }
 
+  Result<ObjectInfo> Store(std::string_view bucket, std::string_view key,
+                           std::shared_ptr<const std::string> data, std::string etag,
+                           const PutOptions& options) {
+    ObjectInfo info;
+    info.key = std::string(key);
+    info.size = data->size();
+    info.etag = options.etag.empty() ? std::move(etag) : options.etag;
+    info.last_modified = Clock::Now();
+    info.content_type =
+        options.content_type.empty() ? std::string(kDefaultContentType) : options.content_type;
+    info.user_metadata = options.user_metadata;
+    info.checksum_crc32 = options.checksum_crc32;
+    std::lock_guard lock(mu_);
+    auto b = buckets_.find(std::string(bucket));
+    if (b == buckets_.end()) return NoSuchBucket(bucket);
+    b->second.objects.insert_or_assign(info.key, StoredObject{std::move(data), info});
+    return info;
+  }
+
  private:
   Result<const StoredObject*> Find(std::string_view bucket, std::string_view key) const {
     auto b = buckets_.find(std::string(bucket));
@@ -181,27 +249,17 @@ class MemoryStore : public ObjectStore {
     return &it->second;
   }
 
-  Result<ObjectInfo> Store(std::string_view bucket, std::string_view key,
-                           std::shared_ptr<const std::string> data, std::string etag,
-                           const PutOptions& options) {
-    ObjectInfo info;
-    info.key = std::string(key);
-    info.size = data->size();
-    info.etag = std::move(etag);
-    info.last_modified = Clock::Now();
-    info.content_type =
-        options.content_type.empty() ? std::string(kDefaultContentType) : options.content_type;
-    info.user_metadata = options.user_metadata;
-    std::lock_guard lock(mu_);
-    auto b = buckets_.find(std::string(bucket));
-    if (b == buckets_.end()) return NoSuchBucket(bucket);
-    b->second.objects.insert_or_assign(info.key, StoredObject{std::move(data), info});
-    return info;
-  }
-
   std::mutex mu_;
   std::map<std::string, Bucket> buckets_;  // guarded by mu_
 };
+
+Result<ObjectInfo> MemoryWriter::Commit() {
+  if (done_) return Finished();
+  done_ = true;
+  std::string etag = md5_.HexDigest();
+  return store_.Store(bucket_, key_, std::make_shared<const std::string>(std::move(data_)),
+                      std::move(etag), options_);
+}
 
 }  // namespace
 

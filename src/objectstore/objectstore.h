@@ -30,10 +30,16 @@ namespace opendms::objectstore {
 struct ObjectInfo {
   std::string key;
   uint64_t size = 0;
-  std::string etag;  // hex MD5 of the content, lowercase, WITHOUT quotes
+  // Lowercase hex MD5 of the content, WITHOUT quotes — unless the writer set PutOptions::etag
+  // (a multipart upload's "<hex>-<parts>").
+  std::string etag;
   TimePoint last_modified;
   std::string content_type;  // "binary/octet-stream" when unknown
   std::map<std::string, std::string> user_metadata;
+  // The CRC32 the writer recorded (S3's x-amz-checksum-crc32 form: base64 of 4 bytes, or a
+  // multipart composite "<b64>-<parts>"); empty when none was given (e.g. a file copied in by
+  // hand). The store keeps it as given; it does not compute it.
+  std::string checksum_crc32;
 };
 
 // The content type of objects stored without one (what S3 answers).
@@ -74,6 +80,11 @@ struct ByteRange {
 struct PutOptions {
   std::string content_type;  // empty = kDefaultContentType
   std::map<std::string, std::string> user_metadata;
+  // Recorded as ObjectInfo::checksum_crc32 (empty = none). The caller has verified it.
+  std::string checksum_crc32;
+  // Replaces the MD5 the store would compute as the ETag (empty = compute it). For multipart
+  // uploads, whose ETag is not the MD5 of the content.
+  std::string etag;
 };
 
 // A streaming read of one object (or a range of it). Not thread-safe; one reader per thread.
@@ -89,6 +100,21 @@ class ObjectReader {
   virtual uint64_t range_length() const = 0;
   // Copies up to `capacity` (> 0) bytes into dst; returns how many; 0 = end of the range.
   virtual Result<size_t> Read(char* dst, size_t capacity) = 0;
+};
+
+// A push-style write of one object: the caller hands the bytes over in order with Write, then
+// Commit stores the object with Put's guarantees (atomic replace; durable when Commit returns).
+// Abort, or destruction without Commit, stores nothing and releases what was staged. After a
+// failed Write or Commit the writer is aborted; further calls fail. Not thread-safe.
+class ObjectWriter {
+ public:
+  virtual ~ObjectWriter() = default;
+  virtual Status Write(std::string_view chunk) = 0;
+  // Replaces PutOptions::checksum_crc32 before Commit: a checksum that is known only once all
+  // bytes are in (S3's aws-chunked trailer).
+  virtual void SetChecksumCrc32(std::string checksum) = 0;
+  virtual Result<ObjectInfo> Commit() = 0;
+  virtual void Abort() = 0;
 };
 
 // Produces the bytes of a streamed Put: fills up to `capacity` bytes of the buffer and returns how
@@ -114,6 +140,12 @@ class ObjectStore {
   virtual Result<ObjectInfo> PutStream(std::string_view bucket, std::string_view key,
                                        const ByteSource& source,
                                        const PutOptions& options = {}) = 0;
+  // Opens a writer for the object. Bucket and key are checked now (InvalidArgument, NotFound
+  // for a missing bucket); the bucket is checked again at Commit. Memory use of DiskStore's
+  // writer does not depend on the object's size (MemoryStore's holds the bytes).
+  virtual Result<std::unique_ptr<ObjectWriter>> OpenWriter(std::string_view bucket,
+                                                           std::string_view key,
+                                                           const PutOptions& options = {}) = 0;
   // NotFound (naming s3://bucket/key, or the bucket) if absent; InvalidArgument if `range`
   // selects nothing.
   virtual Result<std::unique_ptr<ObjectReader>> Get(std::string_view bucket, std::string_view key,
@@ -152,7 +184,7 @@ struct FaultSpec {
     kFailRead,      // the reader's Read fails once after_bytes bytes have been returned
     kTruncateRead,  // the reader ends (Read returns 0) after after_bytes bytes
     kFailList,      // List fails
-    kFailPut,       // Put and PutStream fail; nothing is stored
+    kFailPut,       // Put and PutStream fail, and an ObjectWriter's Commit; nothing is stored
     kSlowRead,      // each Read of the reader sleeps `delay` first
   };
   Kind kind = Kind::kFailOpen;
@@ -181,6 +213,8 @@ class FaultInjectingStore : public ObjectStore {
                          const PutOptions& options = {}) override;
   Result<ObjectInfo> PutStream(std::string_view bucket, std::string_view key,
                                const ByteSource& source, const PutOptions& options = {}) override;
+  Result<std::unique_ptr<ObjectWriter>> OpenWriter(std::string_view bucket, std::string_view key,
+                                                   const PutOptions& options = {}) override;
   Result<std::unique_ptr<ObjectReader>> Get(std::string_view bucket, std::string_view key,
                                             std::optional<ByteRange> range = {}) override;
   Result<ObjectInfo> Head(std::string_view bucket, std::string_view key) override;

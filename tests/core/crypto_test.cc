@@ -34,6 +34,11 @@ TEST(Crypto, HashesMatchKnownVectors) {
   // The value the aws CLI sends for this body (reference §1.6).
   EXPECT_EQ(Crc32ToBase64(Crc32(0, "id,name\n1,foo\n")), "GfDGtA==");
   EXPECT_EQ(Crc32(Crc32(0, "id,name\n"), "1,foo\n"), Crc32(0, "id,name\n1,foo\n"));
+  EXPECT_EQ(HexEncode(Md5("hello")), "5d41402abc4b2a76b9719d911017c592");
+  Md5Hasher md5;
+  md5.Update("hel");
+  md5.Update("lo");
+  EXPECT_EQ(md5.Finish(), Md5("hello"));
 }
 
 TEST(Crypto, RandomIdsHaveTheirShape) {

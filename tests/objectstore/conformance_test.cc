@@ -410,5 +410,101 @@ TYPED_TEST(StoreConformance, ConcurrentReadersSeeWholeVersionsOnly) {
   writer.join();
 }
 
+TYPED_TEST(StoreConformance, WriterStoresChunksOnCommitOnly) {
+  auto writer = this->store_->OpenWriter("bkt", "pushed/data.csv", {.content_type = "text/csv"});
+  ASSERT_TRUE(writer.ok()) << writer.status().ToString();
+  ASSERT_TRUE((*writer)->Write("hel").ok());
+  ASSERT_TRUE((*writer)->Write("").ok());
+  ASSERT_TRUE((*writer)->Write("lo").ok());
+  EXPECT_TRUE(this->store_->Head("bkt", "pushed/data.csv").status().IsNotFound());
+  EXPECT_TRUE(KeysOf(*this->store_->List("bkt", {})).empty());
+  Result<ObjectInfo> info = (*writer)->Commit();
+  ASSERT_TRUE(info.ok()) << info.status().ToString();
+  EXPECT_EQ(info->etag, kHelloMd5);
+  EXPECT_EQ(info->size, 5u);
+  EXPECT_EQ(info->content_type, "text/csv");
+  EXPECT_EQ(this->GetOrDie("pushed/data.csv"), "hello");
+  EXPECT_TRUE((*writer)->Write("more").IsInvalidState());
+  EXPECT_FALSE((*writer)->Commit().ok());
+}
+
+TYPED_TEST(StoreConformance, WriterAbortedOrDroppedStoresNothingAndKeepsTheOldObject) {
+  this->PutOrDie("k", "old");
+  {
+    auto writer = this->store_->OpenWriter("bkt", "k");
+    ASSERT_TRUE(writer.ok());
+    ASSERT_TRUE((*writer)->Write("new bytes").ok());
+    (*writer)->Abort();
+    EXPECT_FALSE((*writer)->Commit().ok());
+  }
+  {
+    auto writer = this->store_->OpenWriter("bkt", "k");
+    ASSERT_TRUE(writer.ok());
+    ASSERT_TRUE((*writer)->Write("new bytes").ok());
+  }  // destroyed without Commit
+  auto dropped = this->store_->OpenWriter("bkt", "never");
+  ASSERT_TRUE(dropped.ok());
+  dropped->reset();
+  EXPECT_EQ(this->GetOrDie("k"), "old");
+  EXPECT_EQ(KeysOf(*this->store_->List("bkt", {})), std::vector<std::string>{"k"});
+}
+
+TYPED_TEST(StoreConformance, WriterChecksBucketAndKeyWhenOpened) {
+  EXPECT_TRUE(this->store_->OpenWriter("nope", "k").status().IsNotFound());
+  Result<std::unique_ptr<ObjectWriter>> bad = this->store_->OpenWriter("bkt", "a/../b");
+  ASSERT_TRUE(bad.status().IsInvalidArgument());
+  EXPECT_NE(bad.status().message().find("a/../b"), std::string::npos);
+}
+
+TYPED_TEST(StoreConformance, ChecksumAndEtagOverrideAreKept) {
+  PutOptions options;
+  options.checksum_crc32 = "GfDGtA==";
+  options.etag = "0123456789abcdef0123456789abcdef-3";
+  options.user_metadata = {{"origin", "lab"}};
+  auto writer = this->store_->OpenWriter("bkt", "multi", options);
+  ASSERT_TRUE(writer.ok());
+  ASSERT_TRUE((*writer)->Write("id,name\n1,foo\n").ok());
+  Result<ObjectInfo> info = (*writer)->Commit();
+  ASSERT_TRUE(info.ok()) << info.status().ToString();
+  EXPECT_EQ(info->etag, options.etag);
+  EXPECT_EQ(info->checksum_crc32, "GfDGtA==");
+  for (const ObjectInfo& seen : {*this->store_->Head("bkt", "multi"),
+                                 this->store_->List("bkt", {})->objects.at(0),
+                                 (*this->store_->Get("bkt", "multi"))->info()}) {
+    EXPECT_EQ(seen.etag, options.etag);
+    EXPECT_EQ(seen.checksum_crc32, "GfDGtA==");
+    EXPECT_EQ(seen.user_metadata, options.user_metadata);
+  }
+  // A checksum known only at the end replaces the one given when opened.
+  auto late = this->store_->OpenWriter("bkt", "late", {.checksum_crc32 = "AAAAAA=="});
+  ASSERT_TRUE(late.ok());
+  ASSERT_TRUE((*late)->Write("id,name\n1,foo\n").ok());
+  (*late)->SetChecksumCrc32("GfDGtA==");
+  ASSERT_TRUE((*late)->Commit().ok());
+  EXPECT_EQ(this->store_->Head("bkt", "late")->checksum_crc32, "GfDGtA==");
+  // A plain Put records no checksum.
+  this->PutOrDie("plain", "x");
+  EXPECT_EQ(this->store_->Head("bkt", "plain")->checksum_crc32, "");
+}
+
+TYPED_TEST(StoreConformance, LargeWriteInManySmallChunks) {
+  std::string expected;
+  auto writer = this->store_->OpenWriter("bkt", "big");
+  ASSERT_TRUE(writer.ok());
+  for (int i = 0; i < 30000; ++i) {
+    std::string chunk = std::to_string(i) + std::string(100, static_cast<char>('a' + i % 26));
+    expected += chunk;
+    ASSERT_TRUE((*writer)->Write(chunk).ok());
+  }
+  ASSERT_TRUE((*writer)->Write(std::string(3 << 20, 'z')).ok());  // one chunk over the buffer
+  expected += std::string(3 << 20, 'z');
+  Result<ObjectInfo> info = (*writer)->Commit();
+  ASSERT_TRUE(info.ok()) << info.status().ToString();
+  EXPECT_EQ(info->size, expected.size());
+  auto reader = this->store_->Get("bkt", "big");
+  ASSERT_TRUE(reader.ok());
+  EXPECT_TRUE(ReadAll(**reader, 1 << 16) == expected);
+}
+
 }  // namespace
 }  // namespace opendms::objectstore

@@ -384,5 +384,38 @@ TEST_F(DiskStoreTest, StaleMetadataOfObjectsRemovedByHandIsHarmless) {
   EXPECT_EQ(store_->Head("bkt", "a/b")->content_type, "binary/octet-stream");
 }
 
+TEST_F(DiskStoreTest, WriterStagesUnderTmpAndCleansUpWhenAborted) {
+  auto writer = store_->OpenWriter("bkt", "staged.csv");
+  ASSERT_TRUE(writer.ok());
+  ASSERT_TRUE((*writer)->Write(std::string(2 << 20, 'x')).ok());
+  EXPECT_FALSE(fs::is_empty(root_ + "/.opendms/tmp"));
+  EXPECT_FALSE(fs::exists(bucket_ + "/staged.csv"));
+  writer->reset();
+  EXPECT_TRUE(fs::is_empty(root_ + "/.opendms/tmp"));
+  EXPECT_TRUE(AllKeys().empty());
+}
+
+TEST_F(DiskStoreTest, ChecksumSurvivesReopeningButNotAnOverwriteByHand) {
+  PutOptions options;
+  options.checksum_crc32 = "GfDGtA==";
+  ASSERT_TRUE(store_->Put("bkt", "k.csv", "id,name\n1,foo\n", options).ok());
+  Reopen();
+  EXPECT_EQ(store_->Head("bkt", "k.csv")->checksum_crc32, "GfDGtA==");
+  WriteFile(bucket_ + "/k.csv", "other bytes");
+  Result<ObjectInfo> head = store_->Head("bkt", "k.csv");
+  ASSERT_TRUE(head.ok());
+  EXPECT_EQ(head->checksum_crc32, "");  // the recorded checksum described the old bytes
+}
+
+TEST_F(DiskStoreTest, FolderMarkerWriterRefusesBytes) {
+  auto writer = store_->OpenWriter("bkt", "dir/");
+  ASSERT_TRUE(writer.ok());
+  EXPECT_TRUE((*writer)->Write("x").IsInvalidArgument());
+  auto empty = store_->OpenWriter("bkt", "dir/");
+  ASSERT_TRUE(empty.ok());
+  ASSERT_TRUE((*empty)->Commit().ok());
+  EXPECT_EQ(AllKeys(), std::vector<std::string>{"dir/"});
+}
+
 }  // namespace
 }  // namespace opendms::objectstore

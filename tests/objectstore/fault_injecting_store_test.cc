@@ -104,5 +104,22 @@ TEST_F(FaultInjectingStoreTest, SlowReadDelaysEachRead) {
   EXPECT_GE(std::chrono::steady_clock::now() - start, std::chrono::milliseconds(80));
 }
 
+TEST_F(FaultInjectingStoreTest, FailPutFiresOnWriterCommit) {
+  store_.Arm({.kind = Kind::kFailPut, .key_substring = "LOAD003"});
+  auto writer = store_.OpenWriter("bkt", "data/LOAD003.csv");
+  ASSERT_TRUE(writer.ok());
+  ASSERT_TRUE((*writer)->Write("bytes").ok());  // the fault waits for the commit
+  Result<ObjectInfo> committed = (*writer)->Commit();
+  EXPECT_TRUE(committed.status().IsIoError());
+  EXPECT_NE(committed.status().message().find("s3://bkt/data/LOAD003.csv"), std::string::npos);
+  EXPECT_TRUE(base_->Head("bkt", "data/LOAD003.csv").status().IsNotFound());
+  // Fired once: the next writer commits.
+  auto again = store_.OpenWriter("bkt", "data/LOAD003.csv");
+  ASSERT_TRUE(again.ok());
+  ASSERT_TRUE((*again)->Write("bytes").ok());
+  ASSERT_TRUE((*again)->Commit().ok());
+  EXPECT_EQ(store_.fired(), 1);
+}
+
 }  // namespace
 }  // namespace opendms::objectstore
