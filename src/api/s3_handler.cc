@@ -6,7 +6,7 @@
 #include <array>
 #include <cstring>
 
-#include "api/s3.h"
+#include "api/api.h"
 #include "api/s3_handler.h"
 #include "api/wire.h"
 #include "api/s3_xml.h"

@@ -11,7 +11,7 @@
 #include <string_view>
 
 #include "api/http.h"
-#include "api/s3.h"
+#include "api/api.h"
 #include "objectstore/objectstore.h"
 
 namespace opendms::api::s3 {

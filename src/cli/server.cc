@@ -7,6 +7,7 @@
 //   DIR/aws-credentials  root credentials, AWS shared-credentials format, profile "opendms", 0600
 //   DIR/aws-config       region for profile "opendms"
 //   DIR/buckets/         the S3 buckets (objectstore::OpenDiskStore)
+//   DIR/multipart/       parts of multipart uploads in progress
 //   DIR/catalog/         the catalog's private PostgreSQL (unless --catalog-url)
 #include <signal.h>
 #include <sys/stat.h>
@@ -162,6 +163,15 @@ class ServerMain {
     ASSIGN_OR_RETURN(main->dms_, dms::DmsService::Create(*main->catalog_, *main->buckets_,
                                                          main->SecretResolver(), dms_options));
 
+    api::S3Options s3_options;
+    s3_options.staging_dir = (dir / "multipart").string();
+    s3_options.region = config.region;
+    // A new object wakes the tasks that read its bucket (no waiting for their next poll).
+    dms::DmsService* dms = main->dms_.get();
+    s3_options.on_object_written = [dms](std::string_view bucket, std::string_view key) {
+      dms->NotifyObjectWritten(bucket, key);
+    };
+    ASSIGN_OR_RETURN(main->s3_handler_, api::NewS3Handler(*main->buckets_, s3_options));
     ASSIGN_OR_RETURN(auto listen, ParseListen(config.listen));
     api::ServerOptions options;
     options.host = listen.first;

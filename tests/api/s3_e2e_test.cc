@@ -10,7 +10,7 @@
 #include <filesystem>
 
 #include "api/api.h"
-#include "api/s3.h"
+#include "api/api.h"
 #include "objectstore/objectstore.h"
 
 namespace opendms::api {

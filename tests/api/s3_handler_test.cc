@@ -7,7 +7,7 @@
 #include <filesystem>
 #include <regex>
 
-#include "api/s3.h"
+#include "api/api.h"
 #include "objectstore/objectstore.h"
 
 namespace opendms::api {
