@@ -388,6 +388,8 @@ size_t S3Stream::OnBody(char* data, size_t size, size_t count, void* self_ptr) {
 
 Status S3Stream::Pump() {
   auto* multi = static_cast<CURLM*>(multi_);
+  const bool had_headers = headers_done_;
+  const size_t had_bytes = buffer_.size() - read_pos_;
   int running = 0;
   CURLMcode mc = curl_multi_perform(multi, &running);
   if (mc != CURLM_OK) {
@@ -399,6 +401,10 @@ Status S3Stream::Pump() {
       if (msg->msg == CURLMSG_DONE) curl_result_ = msg->data.result;
     }
     done_ = true;
+    return Status::Ok();
+  }
+  // Wait for the socket only when this round brought nothing new.
+  if (headers_done_ != had_headers || buffer_.size() - read_pos_ != had_bytes || paused_) {
     return Status::Ok();
   }
   mc = curl_multi_poll(multi, nullptr, 0, 1000, nullptr);

@@ -118,7 +118,8 @@ class S3Stream {
  private:
   friend class S3Http;
   explicit S3Stream(S3Http& http, std::string description);
-  // Runs curl once (waiting up to 1 s for the socket); sets done_ when the transfer ended.
+  // Runs curl once, then, if that brought nothing new, waits up to 1 s for the socket; sets
+  // done_ when the transfer ended.
   Status Pump();
   Status TransferError() const;
   static size_t OnBody(char* data, size_t size, size_t count, void* self);
