@@ -199,6 +199,7 @@ class S3ObjectReader : public ObjectReader {
       if (stream_) {
         Result<size_t> n = skip_ > 0 ? Skip() : ReadFromStream(dst, capacity);
         if (n.ok() && *n > 0) {
+          resumes_ = 0;  // the retry budget is per failure, not per object
           if (skip_ == 0) return n;
           continue;
         }
@@ -215,8 +216,7 @@ class S3ObjectReader : public ObjectReader {
                             : failure;
       }
       ++resumes_;
-      spdlog::warn("s3: {}: {}; resuming at byte {}", request_.Describe(), failure.message(),
-                   first_ + delivered_);
+      spdlog::warn("s3: {}; resuming at byte {}", failure.message(), first_ + delivered_);
       http_.Backoff(resumes_);
       RETURN_IF_ERROR(Resume());
     }

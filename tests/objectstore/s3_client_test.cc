@@ -1,7 +1,12 @@
 // S3Client against a real S3 service (moto_server, or OPENDMS_TEST_S3_ENDPOINT): what the
 // conformance suite does not cover — large streams in bounded memory, multipart, ranges, paging
 // past 1,000 keys, keys that need encoding, and the errors of a remote service.
+#include <arpa/inet.h>
 #include <gtest/gtest.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <atomic>
@@ -34,6 +39,94 @@ int64_t ResidentBytes() {
 
 // Byte i of the test pattern: varied enough that a misplaced window shows.
 char PatternByte(uint64_t i) { return static_cast<char>((i * 2654435761u) >> 13); }
+
+// A TCP proxy in front of the endpoint that can cut one connection after a number of bytes of
+// answer, as a flaky network would. One connection at a time (the tests read sequentially).
+class CuttingProxy {
+ public:
+  explicit CuttingProxy(const std::string& upstream_url) {
+    upstream_port_ = std::stoi(upstream_url.substr(upstream_url.rfind(':') + 1));
+    listener_ = ::socket(AF_INET, SOCK_STREAM, 0);
+    sockaddr_in addr = Loopback(0);
+    socklen_t len = sizeof addr;
+    EXPECT_EQ(::bind(listener_, reinterpret_cast<sockaddr*>(&addr), sizeof addr), 0);
+    EXPECT_EQ(::listen(listener_, 16), 0);
+    ::getsockname(listener_, reinterpret_cast<sockaddr*>(&addr), &len);
+    port_ = ntohs(addr.sin_port);
+    thread_ = std::thread([this] { Serve(); });
+  }
+  ~CuttingProxy() {
+    stop_ = true;
+    thread_.join();
+    ::close(listener_);
+  }
+
+  std::string url() const { return "http://127.0.0.1:" + std::to_string(port_); }
+  // The next connection whose answer passes `bytes` bytes is cut there.
+  void CutNextAnswerAfter(uint64_t bytes) { cut_after_ = static_cast<int64_t>(bytes); }
+  int connections() const { return connections_; }
+  int cuts() const { return cuts_; }
+
+ private:
+  static sockaddr_in Loopback(int port) {
+    sockaddr_in addr{};
+    addr.sin_family = AF_INET;
+    addr.sin_port = htons(static_cast<uint16_t>(port));
+    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    return addr;
+  }
+
+  void Serve() {
+    while (!stop_) {
+      pollfd pfd{listener_, POLLIN, 0};
+      if (::poll(&pfd, 1, 50) <= 0) continue;
+      const int client = ::accept(listener_, nullptr, nullptr);
+      if (client < 0) continue;
+      ++connections_;
+      const int server = ::socket(AF_INET, SOCK_STREAM, 0);
+      sockaddr_in addr = Loopback(upstream_port_);
+      if (::connect(server, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0) {
+        Forward(client, server);
+      }
+      ::close(server);
+      ::close(client);
+    }
+  }
+
+  void Forward(int client, int server) {
+    int64_t answered = 0;
+    char buf[16384];
+    while (!stop_) {
+      pollfd fds[2] = {{client, POLLIN, 0}, {server, POLLIN, 0}};
+      if (::poll(fds, 2, 50) <= 0) continue;
+      if (fds[0].revents) {
+        const ssize_t n = ::recv(client, buf, sizeof buf, 0);
+        if (n <= 0 || ::send(server, buf, static_cast<size_t>(n), MSG_NOSIGNAL) != n) return;
+      }
+      if (fds[1].revents) {
+        ssize_t n = ::recv(server, buf, sizeof buf, 0);
+        if (n <= 0) return;
+        const int64_t cut = cut_after_;
+        if (cut >= 0 && answered + n > cut) {
+          n = static_cast<ssize_t>(cut - answered);
+          if (n > 0) (void)::send(client, buf, static_cast<size_t>(n), MSG_NOSIGNAL);
+          cut_after_ = -1;
+          ++cuts_;
+          return;
+        }
+        answered += n;
+        if (::send(client, buf, static_cast<size_t>(n), MSG_NOSIGNAL) != n) return;
+      }
+    }
+  }
+
+  int listener_ = -1;
+  int port_ = 0, upstream_port_ = 0;
+  std::atomic<bool> stop_{false};
+  std::atomic<int64_t> cut_after_{-1};
+  std::atomic<int> connections_{0}, cuts_{0};
+  std::thread thread_;
+};
 
 class S3ClientTest : public ::testing::Test {
  protected:
@@ -281,6 +374,55 @@ TEST_F(S3ClientTest, RemoteErrorsMapToStatusKindsNamingTheObject) {
   EXPECT_EQ(not_empty.aws_code(), "BucketNotEmpty");
   // Keys S3 allows but the store's write rules do not are still readable.
   EXPECT_TRUE(store_->Head("bkt", "a//b").status().IsNotFound());
+}
+
+TEST_F(S3ClientTest, AReadCutMidBodyResumesWhereItStoppedOrFailsIfTheObjectChanged) {
+  std::string data(3'000'000, '\0');
+  for (size_t i = 0; i < data.size(); ++i) data[i] = PatternByte(i);
+  ASSERT_TRUE(store_->Put("bkt", "k.bin", data).ok());
+  CuttingProxy proxy(endpoint_.url);
+  S3ClientOptions options = endpoint_.ClientOptions();
+  options.endpoint_url = proxy.url();
+  Result<std::unique_ptr<ObjectStore>> flaky = OpenS3Client(options);
+  ASSERT_TRUE(flaky.ok());
+
+  proxy.CutNextAnswerAfter(1'000'000);
+  Result<std::unique_ptr<ObjectReader>> reader = (*flaky)->Get("bkt", "k.bin");
+  ASSERT_TRUE(reader.ok()) << reader.status().ToString();
+  EXPECT_TRUE(ReadAll(**reader, 65536) == data) << "the resumed read differs";
+  EXPECT_EQ(proxy.cuts(), 1);
+  EXPECT_EQ(proxy.connections(), 2);  // the GET, and its resume
+
+  // A ranged read resumes within its range.
+  proxy.CutNextAnswerAfter(700'000);
+  reader = (*flaky)->Get("bkt", "k.bin", ByteRange{500'000, 2'499'999});
+  ASSERT_TRUE(reader.ok()) << reader.status().ToString();
+  EXPECT_TRUE(ReadAll(**reader, 65536) == data.substr(500'000, 2'000'000));
+  EXPECT_EQ(proxy.cuts(), 2);
+
+  // The object is replaced while a reader is cut off: the resume (If-Match) refuses to mix.
+  proxy.CutNextAnswerAfter(2'000'000);
+  reader = (*flaky)->Get("bkt", "k.bin");
+  ASSERT_TRUE(reader.ok()) << reader.status().ToString();
+  char first[100];
+  ASSERT_TRUE((*reader)->Read(first, sizeof first).ok());
+  ASSERT_TRUE(store_->Put("bkt", "k.bin", std::string(3'000'000, 'z')).ok());
+  std::vector<char> buf(65536);
+  Status failure;
+  uint64_t read = sizeof first;
+  while (true) {
+    Result<size_t> n = (*reader)->Read(buf.data(), buf.size());
+    if (!n.ok()) {
+      failure = n.status();
+      break;
+    }
+    if (*n == 0) break;
+    for (size_t i = 0; i < *n; ++i) ASSERT_EQ(buf[i], PatternByte(read + i)) << read + i;
+    read += *n;
+  }
+  EXPECT_TRUE(failure.IsConnectionError()) << failure.ToString();
+  EXPECT_NE(failure.message().find("changed while it was being read"), std::string::npos)
+      << failure.message();
 }
 
 TEST_F(S3ClientTest, AnUnreachableEndpointIsAConnectionErrorAfterRetries) {
