@@ -1,5 +1,6 @@
 // opendms run-task: one replication task from DMS-shaped JSON files, against a local bucket
-// store (--store) or any S3 (--s3-endpoint), without a server. Prints {"ReplicationTask": …, "TableStatistics": […]} on stdout.
+// store (--store) or any S3 (--s3-endpoint), without a server. Prints {"ReplicationTask": …,
+// "TableStatistics": […]} on stdout.
 //
 // Exit status: 0 the task stopped normally with every table loaded; 1 the task failed
 // (LastFailureMessage on stderr); 2 the input was refused before anything ran; 3 the task
@@ -8,8 +9,8 @@
 
 #include <condition_variable>
 #include <csignal>
-#include <cstdlib>
 #include <cstdio>
+#include <cstdlib>
 #include <iostream>
 #include <thread>
 
@@ -259,8 +260,8 @@ void AddRunTask(CLI::App& app, int* exit_code) {
   auto args = std::make_shared<RunTaskArgs>();
   CLI::App* cmd = app.add_subcommand(
       "run-task", "Run one replication task from DMS-shaped JSON files, without a server");
-  CLI::Option* store =
-      cmd->add_option("--store", args->store, "bucket store: a folder whose sub-folders are buckets");
+  CLI::Option* store = cmd->add_option("--store", args->store,
+                                       "bucket store: a folder whose sub-folders are buckets");
   CLI::Option* s3 = cmd->add_option(
       "--s3-endpoint", args->s3_endpoint,
       "read buckets from this S3 instead (http(s)://host[:port]: AWS, MinIO, Ceph, opendms); "

@@ -108,10 +108,17 @@ std::string XmlEscape(std::string_view text) {
   std::string out;
   for (char c : text) {
     switch (c) {
-      case '&': out += "&amp;"; break;
-      case '<': out += "&lt;"; break;
-      case '>': out += "&gt;"; break;
-      default: out += c;
+      case '&':
+        out += "&amp;";
+        break;
+      case '<':
+        out += "&lt;";
+        break;
+      case '>':
+        out += "&gt;";
+        break;
+      default:
+        out += c;
     }
   }
   return out;
@@ -123,8 +130,8 @@ Result<pugi::xml_document> ParseXml(const S3Response& response, std::string_view
   pugi::xml_document doc;
   pugi::xml_parse_result parsed = doc.load_buffer(response.body.data(), response.body.size());
   if (!parsed) {
-    return Status::Internal("unreadable " + std::string(what) + " answer from S3: " +
-                            parsed.description());
+    return Status::Internal("unreadable " + std::string(what) +
+                            " answer from S3: " + parsed.description());
   }
   return doc;
 }
@@ -140,8 +147,8 @@ Status ErrorStatus(const S3Request& request, const S3Response& response) {
   if (error.code == "NoSuchBucket") {
     return aws(ErrorCode::kNotFound, NoSuchBucket(bucket).message());
   }
-  if (error.code == "NoSuchKey" || (response.status == 404 && !request.key.empty() &&
-                                    error.code == "404")) {
+  if (error.code == "NoSuchKey" ||
+      (response.status == 404 && !request.key.empty() && error.code == "404")) {
     return aws(ErrorCode::kNotFound, NoSuchKey(bucket, request.key).message());
   }
   if (response.status == 404 && request.key.empty() && !bucket.empty()) {
@@ -177,9 +184,8 @@ Status ErrorStatus(const S3Request& request, const S3Response& response) {
 
 class S3ObjectReader : public ObjectReader {
  public:
-  S3ObjectReader(S3Http& http, S3Request request, std::unique_ptr<S3Stream> stream,
-                 ObjectInfo info, std::string raw_etag, uint64_t first, uint64_t length,
-                 uint64_t skip)
+  S3ObjectReader(S3Http& http, S3Request request, std::unique_ptr<S3Stream> stream, ObjectInfo info,
+                 std::string raw_etag, uint64_t first, uint64_t length, uint64_t skip)
       : http_(http),
         request_(std::move(request)),
         stream_(std::move(stream)),
@@ -203,10 +209,9 @@ class S3ObjectReader : public ObjectReader {
           if (skip_ == 0) return n;
           continue;
         }
-        failure = n.ok() ? Status::ConnectionError(
-                               request_.Describe() + ": the body ended after " +
-                               std::to_string(delivered_) + " of " + std::to_string(length_) +
-                               " bytes")
+        failure = n.ok() ? Status::ConnectionError(request_.Describe() + ": the body ended after " +
+                                                   std::to_string(delivered_) + " of " +
+                                                   std::to_string(length_) + " bytes")
                          : n.status();
         if (!failure.IsConnectionError()) return failure;
         stream_.reset();
@@ -234,9 +239,9 @@ class S3ObjectReader : public ObjectReader {
   // Drops bytes before the range (a server that answered a ranged GET with the whole object).
   Result<size_t> Skip() {
     char scratch[65536];
-    ASSIGN_OR_RETURN(size_t n,
-                     stream_->Read(scratch, static_cast<size_t>(std::min<uint64_t>(
-                                                sizeof scratch, skip_))));
+    ASSIGN_OR_RETURN(
+        size_t n,
+        stream_->Read(scratch, static_cast<size_t>(std::min<uint64_t>(sizeof scratch, skip_))));
     skip_ -= n;
     return n;
   }
@@ -254,8 +259,8 @@ class S3ObjectReader : public ObjectReader {
     ASSIGN_OR_RETURN(std::unique_ptr<S3Stream> stream, http_.OpenStream(request));
     if (stream->status() == 412) {
       return Status::ConnectionError(request_.Describe() + " changed while it was being read (" +
-                                     std::to_string(delivered_) + " of " +
-                                     std::to_string(length_) + " bytes read)");
+                                     std::to_string(delivered_) + " of " + std::to_string(length_) +
+                                     " bytes read)");
     }
     if (stream->status() == 200) {
       skip_ = from;
@@ -327,8 +332,7 @@ class S3Client : public ObjectStore {
     ASSIGN_OR_RETURN(S3Response response, Call(request, {200}));
     ASSIGN_OR_RETURN(pugi::xml_document doc, ParseXml(response, "ListBuckets"));
     std::vector<BucketInfo> buckets;
-    for (pugi::xml_node node :
-         doc.document_element().child("Buckets").children("Bucket")) {
+    for (pugi::xml_node node : doc.document_element().child("Buckets").children("Bucket")) {
       buckets.push_back(
           BucketInfo{node.child_value("Name"), ParseIso8601(node.child_value("CreationDate"))});
     }
@@ -345,8 +349,7 @@ class S3Client : public ObjectStore {
     request.headers.emplace_back("content-md5", RawMd5Base64(data));
     request.body = data;
     ASSIGN_OR_RETURN(S3Response response, Call(request, {200}));
-    return Written(bucket, key, Unquote(response.Header("etag")), data.size(), options,
-                   response);
+    return Written(bucket, key, Unquote(response.Header("etag")), data.size(), options, response);
   }
 
   Result<ObjectInfo> PutStream(std::string_view bucket, std::string_view key,
@@ -363,13 +366,11 @@ class S3Client : public ObjectStore {
     AddObjectHeaders(create, options);
     ASSIGN_OR_RETURN(S3Response created, Call(create, {200}));
     ASSIGN_OR_RETURN(pugi::xml_document doc, ParseXml(created, "CreateMultipartUpload"));
-    const std::string upload_id =
-        doc.document_element().child_value("UploadId");
+    const std::string upload_id = doc.document_element().child_value("UploadId");
     if (upload_id.empty()) return Status::Internal(create.Describe() + ": no UploadId in answer");
 
     uint64_t total = 0;
-    Result<std::string> etag =
-        UploadParts(bucket, key, upload_id, source, part, filled, total);
+    Result<std::string> etag = UploadParts(bucket, key, upload_id, source, part, filled, total);
     if (!etag.ok()) {
       S3Request abort = ObjectRequest("DELETE", bucket, key);
       abort.query.emplace_back("uploadId", upload_id);
@@ -405,8 +406,8 @@ class S3Client : public ObjectStore {
     const S3Response& response = stream->response();
     if (response.status == 416) {
       return Status::Aws(ErrorCode::kInvalidArgument, "InvalidRange",
-                         "range " + request.headers.back().second +
-                             " is not satisfiable for " + ObjectUrl(bucket, key));
+                         "range " + request.headers.back().second + " is not satisfiable for " +
+                             ObjectUrl(bucket, key));
     }
     uint64_t first = 0, length = 0, size = 0, skip = 0;
     if (response.status == 206) {
@@ -432,10 +433,9 @@ class S3Client : public ObjectStore {
     }
     ObjectInfo info = InfoFromHeaders(key, response, size);
     std::string raw_etag = response.Header("etag");
-    return std::unique_ptr<ObjectReader>(new S3ObjectReader(http_, std::move(request),
-                                                            std::move(stream), std::move(info),
-                                                            std::move(raw_etag), first, length,
-                                                            skip));
+    return std::unique_ptr<ObjectReader>(
+        new S3ObjectReader(http_, std::move(request), std::move(stream), std::move(info),
+                           std::move(raw_etag), first, length, skip));
   }
 
   Result<ObjectInfo> Head(std::string_view bucket, std::string_view key) override {
@@ -554,8 +554,7 @@ class S3Client : public ObjectStore {
   // Sends `request`; an answer other than one of `ok_statuses` becomes its error Status.
   Result<S3Response> Call(const S3Request& request, std::initializer_list<long> ok_statuses) {
     ASSIGN_OR_RETURN(S3Response response, http_.Send(request));
-    if (std::find(ok_statuses.begin(), ok_statuses.end(), response.status) ==
-        ok_statuses.end()) {
+    if (std::find(ok_statuses.begin(), ok_statuses.end(), response.status) == ok_statuses.end()) {
       return ErrorStatus(request, response);
     }
     return response;
@@ -642,8 +641,8 @@ class S3Client : public ObjectStore {
 Status S3ClientOptions::Validate() const {
   std::string_view url = endpoint_url;
   const size_t sep = url.find("://");
-  if (sep == std::string_view::npos || (url.substr(0, sep) != "http" &&
-                                        url.substr(0, sep) != "https")) {
+  if (sep == std::string_view::npos ||
+      (url.substr(0, sep) != "http" && url.substr(0, sep) != "https")) {
     return Status::InvalidArgument("S3 endpoint \"" + endpoint_url +
                                    "\" must start with http:// or https://");
   }
@@ -659,8 +658,7 @@ Status S3ClientOptions::Validate() const {
     return Status::InvalidArgument("S3 secret access key must not be empty");
   }
   if (max_retries < 0) return Status::InvalidArgument("S3 max retries must not be negative");
-  if (connect_timeout.count() <= 0 || idle_timeout.count() <= 0 ||
-      retry_base_delay.count() < 0) {
+  if (connect_timeout.count() <= 0 || idle_timeout.count() <= 0 || retry_base_delay.count() < 0) {
     return Status::InvalidArgument("S3 timeouts must be positive");
   }
   return Status::Ok();

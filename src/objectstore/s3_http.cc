@@ -22,8 +22,8 @@ std::string Lowercase(std::string_view s) {
 
 std::string_view Trim(std::string_view s) {
   while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
-  while (!s.empty() && (s.back() == ' ' || s.back() == '\t' || s.back() == '\r' ||
-                        s.back() == '\n')) {
+  while (!s.empty() &&
+         (s.back() == ' ' || s.back() == '\t' || s.back() == '\r' || s.back() == '\n')) {
     s.remove_suffix(1);
   }
   return s;
@@ -50,9 +50,10 @@ bool TakeHeaderLine(std::string_view line, S3Response& response) {
   if (line.starts_with("HTTP/")) {
     response.headers.clear();
     const size_t space = line.find(' ');
-    response.status = space == std::string_view::npos
-                          ? 0
-                          : std::strtol(std::string(line.substr(space + 1, 3)).c_str(), nullptr, 10);
+    response.status =
+        space == std::string_view::npos
+            ? 0
+            : std::strtol(std::string(line.substr(space + 1, 3)).c_str(), nullptr, 10);
     return false;
   }
   std::string_view trimmed = Trim(line);
@@ -118,17 +119,16 @@ void Configure(CURL* curl, const S3ClientOptions& options, const S3Request& requ
   curl_easy_setopt(curl, CURLOPT_LOW_SPEED_LIMIT, 1L);
   curl_easy_setopt(
       curl, CURLOPT_LOW_SPEED_TIME,
-      std::max(1L, static_cast<long>(
-                       std::chrono::duration_cast<std::chrono::seconds>(options.idle_timeout)
-                           .count())));
+      std::max(
+          1L, static_cast<long>(
+                  std::chrono::duration_cast<std::chrono::seconds>(options.idle_timeout).count())));
   curl_easy_setopt(curl, CURLOPT_HEADERFUNCTION, CollectHeader);
   curl_easy_setopt(curl, CURLOPT_HEADERDATA, &response);
   if (request.method == "HEAD") {
     curl_easy_setopt(curl, CURLOPT_NOBODY, 1L);
   } else if (request.method == "PUT" || request.method == "POST") {
     curl_easy_setopt(curl, CURLOPT_UPLOAD, 1L);
-    curl_easy_setopt(curl, CURLOPT_INFILESIZE_LARGE,
-                     static_cast<curl_off_t>(request.body.size()));
+    curl_easy_setopt(curl, CURLOPT_INFILESIZE_LARGE, static_cast<curl_off_t>(request.body.size()));
     if (request.method == "POST") curl_easy_setopt(curl, CURLOPT_CUSTOMREQUEST, "POST");
   } else if (request.method != "GET") {
     curl_easy_setopt(curl, CURLOPT_CUSTOMREQUEST, request.method.c_str());
@@ -162,8 +162,7 @@ const std::string& S3Response::Header(const std::string& lowercase_name) const {
 S3Error ParseS3Error(const S3Response& response) {
   S3Error error;
   pugi::xml_document doc;
-  if (!response.body.empty() &&
-      doc.load_buffer(response.body.data(), response.body.size())) {
+  if (!response.body.empty() && doc.load_buffer(response.body.data(), response.body.size())) {
     pugi::xml_node root = doc.child("Error");
     error.code = root.child_value("Code");
     error.message = root.child_value("Message");
@@ -171,12 +170,24 @@ S3Error ParseS3Error(const S3Response& response) {
   if (error.code.empty()) {
     error.code = std::to_string(response.status);
     switch (response.status) {
-      case 400: error.message = "Bad Request"; break;
-      case 403: error.message = "Forbidden"; break;
-      case 404: error.message = "Not Found"; break;
-      case 412: error.message = "Precondition Failed"; break;
-      case 416: error.message = "Requested Range Not Satisfiable"; break;
-      default: error.message = "HTTP status " + std::to_string(response.status); break;
+      case 400:
+        error.message = "Bad Request";
+        break;
+      case 403:
+        error.message = "Forbidden";
+        break;
+      case 404:
+        error.message = "Not Found";
+        break;
+      case 412:
+        error.message = "Precondition Failed";
+        break;
+      case 416:
+        error.message = "Requested Range Not Satisfiable";
+        break;
+      default:
+        error.message = "HTTP status " + std::to_string(response.status);
+        break;
     }
   }
   return error;
@@ -184,7 +195,12 @@ S3Error ParseS3Error(const S3Response& response) {
 
 bool IsTransientAnswer(const S3Response& response) {
   switch (response.status) {
-    case 429: case 500: case 502: case 503: case 504: case 509:
+    case 429:
+    case 500:
+    case 502:
+    case 503:
+    case 504:
+    case 509:
       return true;
     case 400:
       return ParseS3Error(response).code == "RequestTimeout";
@@ -280,9 +296,9 @@ std::vector<std::string> S3Http::SignedHeaderLines(const S3Request& request,
   std::sort(canonical.headers.begin(), canonical.headers.end());
 
   const std::string scope = sigv4::Scope(date, options_.region, "s3");
-  const std::string signature = sigv4::Signature(
-      sigv4::SigningKey(options_.secret_access_key, date, options_.region, "s3"),
-      sigv4::StringToSign(amz_date, scope, canonical.ToString()));
+  const std::string signature =
+      sigv4::Signature(sigv4::SigningKey(options_.secret_access_key, date, options_.region, "s3"),
+                       sigv4::StringToSign(amz_date, scope, canonical.ToString()));
 
   std::vector<std::string> lines;
   for (const auto& [name, value] : canonical.headers) lines.push_back(name + ": " + value);
@@ -321,13 +337,13 @@ Result<S3Response> S3Http::Send(const S3Request& request) {
     if (code != CURLE_OK) {
       last_failure = std::string(curl_easy_strerror(code));
       if (!IsTransientCurlError(code)) {
-        return Status::ConnectionError(request.Describe() + " at " + options_.endpoint_url +
-                                       ": " + last_failure);
+        return Status::ConnectionError(request.Describe() + " at " + options_.endpoint_url + ": " +
+                                       last_failure);
       }
     } else if (IsTransientAnswer(response)) {
       const S3Error error = ParseS3Error(response);
-      last_failure = "HTTP " + std::to_string(response.status) + " " + error.code + ": " +
-                     error.message;
+      last_failure =
+          "HTTP " + std::to_string(response.status) + " " + error.code + ": " + error.message;
     } else {
       return response;
     }
@@ -481,8 +497,8 @@ Result<std::unique_ptr<S3Stream>> S3Http::OpenStream(const S3Request& request) {
       RETURN_IF_ERROR(stream->ReadBody());
       if (!IsTransientAnswer(stream->response())) return stream;
       const S3Error error = ParseS3Error(stream->response());
-      last_failure = "HTTP " + std::to_string(stream->status()) + " " + error.code + ": " +
-                     error.message;
+      last_failure =
+          "HTTP " + std::to_string(stream->status()) + " " + error.code + ": " + error.message;
     }
     if (attempt >= options_.max_retries) {
       return Status::ConnectionError(request.Describe() + " at " + options_.endpoint_url +

@@ -129,8 +129,8 @@ class S3Stream {
 
   S3Http& http_;
   std::string description_;
-  void* multi_ = nullptr;   // CURLM*
-  void* handle_ = nullptr;  // CURL*, from http_'s pool
+  void* multi_ = nullptr;        // CURLM*
+  void* handle_ = nullptr;       // CURL*, from http_'s pool
   void* header_list_ = nullptr;  // curl_slist*
   S3Response response_;
   bool headers_done_ = false;

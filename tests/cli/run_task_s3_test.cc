@@ -135,10 +135,16 @@ TEST_F(RunTaskS3Cli, StoreAndS3EndpointAreExclusiveAndCredentialsRequired) {
   EXPECT_NE(both.err.find("excludes"), std::string::npos) << both.err;
 
   ScopedEnv no_key("AWS_ACCESS_KEY_ID", "");
-  std::vector<std::string> argv = {OPENDMS_BINARY, "run-task", "--s3-endpoint", endpoint_.url,
-                                   "--source-endpoint", (examples_ / "source-endpoint.json").string(),
-                                   "--target-endpoint", target_.string(),
-                                   "--task", (examples_ / "task.json").string()};
+  std::vector<std::string> argv = {OPENDMS_BINARY,
+                                   "run-task",
+                                   "--s3-endpoint",
+                                   endpoint_.url,
+                                   "--source-endpoint",
+                                   (examples_ / "source-endpoint.json").string(),
+                                   "--target-endpoint",
+                                   target_.string(),
+                                   "--task",
+                                   (examples_ / "task.json").string()};
   cli_testing::TaskProcess p =
       cli_testing::TaskProcess::Spawn(argv, dir_ / "nokey.out", dir_ / "nokey.err");
   std::optional<Outcome> o = p.WaitFor(std::chrono::seconds(60));

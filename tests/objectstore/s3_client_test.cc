@@ -220,10 +220,8 @@ TEST_F(S3ClientTest, FortyMegabytesStreamInAsMultipartAndOutInBoundedMemory) {
     uint64_t first, length;
   };
   const Case cases[] = {
-      {{kPart - 10, kPart + 9}, kPart - 10, 20},
-      {{kSize - 5, std::nullopt}, kSize - 5, 5},
-      {{kSize - 5, kSize + 100}, kSize - 5, 5},
-      {{0, std::nullopt, 1000}, kSize - 1000, 1000},
+      {{kPart - 10, kPart + 9}, kPart - 10, 20}, {{kSize - 5, std::nullopt}, kSize - 5, 5},
+      {{kSize - 5, kSize + 100}, kSize - 5, 5},  {{0, std::nullopt, 1000}, kSize - 1000, 1000},
       {{12'345'678, 12'345'678}, 12'345'678, 1},
   };
   for (const Case& c : cases) {
@@ -236,7 +234,8 @@ TEST_F(S3ClientTest, FortyMegabytesStreamInAsMultipartAndOutInBoundedMemory) {
     for (uint64_t i = 0; i < c.length; ++i) expected.push_back(PatternByte(c.first + i));
     EXPECT_EQ(ReadAll(**ranged, 7), expected) << c.first;
   }
-  Result<std::unique_ptr<ObjectReader>> past = store_->Get("bkt", "big/data.bin", ByteRange{kSize, std::nullopt});
+  Result<std::unique_ptr<ObjectReader>> past =
+      store_->Get("bkt", "big/data.bin", ByteRange{kSize, std::nullopt});
   EXPECT_TRUE(past.status().IsInvalidArgument()) << past.status().ToString();
 }
 
@@ -316,7 +315,8 @@ TEST_F(S3ClientTest, KeysThatNeedEncodingRoundTrip) {
       "sp ace/a b.csv",
       "plus+sign.csv",
       "per%cent%20.csv",
-      "\xC3\xBCn\xC3\xAF/c\xC3\xB6" "d\xC3\xA9 \xE2\x82\xAC.csv",  // "ünï/cödé €.csv"
+      "\xC3\xBCn\xC3\xAF/c\xC3\xB6"
+      "d\xC3\xA9 \xE2\x82\xAC.csv",  // "ünï/cödé €.csv"
       "amp&eq=q?hash#.csv",
       "tilde~star*(paren)'quote\".csv",
       "semi;colon:comma,at@.csv",
@@ -345,8 +345,9 @@ TEST_F(S3ClientTest, KeysThatNeedEncodingRoundTrip) {
   EXPECT_EQ(ListEverything(*store_, "bkt", options),
             (std::vector<std::string>{"amp&eq=q?hash#.csv", "per%cent%20.csv", "plus+sign.csv",
                                       "semi;colon:comma,at@.csv", "P:sp ",
-                                      "tilde~star*(paren)'quote\".csv", "P:\xC3\xBCn\xC3\xAF/c\xC3\xB6"
-                                                                        "d\xC3\xA9 "}));
+                                      "tilde~star*(paren)'quote\".csv",
+                                      "P:\xC3\xBCn\xC3\xAF/c\xC3\xB6"
+                                      "d\xC3\xA9 "}));
   options.delimiter = "";
   options.start_after = "plus+sign.csv";
   std::vector<std::string> after = ListEverything(*store_, "bkt", options);
@@ -450,8 +451,7 @@ TEST_F(S3ClientTest, BadOptionsAreRefusedNamingTheField) {
   EXPECT_TRUE(OpenS3Client(options).status().IsInvalidArgument());
   options = endpoint_.ClientOptions();
   options.secret_access_key.clear();
-  EXPECT_NE(OpenS3Client(options).status().message().find("secret access key"),
-            std::string::npos);
+  EXPECT_NE(OpenS3Client(options).status().message().find("secret access key"), std::string::npos);
 }
 
 TEST_F(S3ClientTest, WrongCredentialsAreInvalidArgumentWithTheS3Code) {
