@@ -1,5 +1,6 @@
 // opendms run-task: one replication task from DMS-shaped JSON files, against a local bucket
-// store, without a server. Prints {"ReplicationTask": …, "TableStatistics": […]} on stdout.
+// store (--store) or any S3 (--s3-endpoint), without a server. Prints {"ReplicationTask": …,
+// "TableStatistics": […]} on stdout.
 //
 // Exit status: 0 the task stopped normally with every table loaded; 1 the task failed
 // (LastFailureMessage on stderr); 2 the input was refused before anything ran; 3 the task
@@ -9,6 +10,7 @@
 #include <condition_variable>
 #include <csignal>
 #include <cstdio>
+#include <cstdlib>
 #include <iostream>
 #include <thread>
 
@@ -21,6 +23,9 @@ namespace {
 
 struct RunTaskArgs {
   std::string store, source_endpoint, target_endpoint, task;
+  // A remote S3 instead of --store. Credentials default to the AWS_* environment variables.
+  std::string s3_endpoint, s3_region, s3_access_key, s3_secret_key;
+  bool s3_virtual_host = false;
   std::string start_type = "start-replication";
   std::string copy_format = "binary";
   std::string progress = "auto";
@@ -31,6 +36,44 @@ struct RunTaskArgs {
 
 std::atomic<int> g_signal{0};
 extern "C" void OnSignal(int sig) { g_signal = sig; }
+
+std::string EnvOr(const char* name, std::string fallback = "") {
+  const char* value = std::getenv(name);
+  return value && *value ? std::string(value) : fallback;
+}
+
+// The store the task reads: a DiskStore folder, or an S3 client. `where` describes it for
+// messages (never with credentials).
+Result<std::unique_ptr<objectstore::ObjectStore>> OpenStore(const RunTaskArgs& args,
+                                                            std::string* where) {
+  if (args.s3_endpoint.empty()) {
+    *where = "store " + args.store;
+    auto store = objectstore::OpenDiskStore(args.store);
+    if (!store.ok()) return store.status().WithContext("--store " + args.store);
+    return store;
+  }
+  *where = "S3 endpoint " + args.s3_endpoint;
+  objectstore::S3ClientOptions options;
+  options.endpoint_url = args.s3_endpoint;
+  options.region = !args.s3_region.empty()
+                       ? args.s3_region
+                       : EnvOr("AWS_REGION", EnvOr("AWS_DEFAULT_REGION", "us-east-1"));
+  options.access_key_id =
+      !args.s3_access_key.empty() ? args.s3_access_key : EnvOr("AWS_ACCESS_KEY_ID");
+  options.secret_access_key =
+      !args.s3_secret_key.empty() ? args.s3_secret_key : EnvOr("AWS_SECRET_ACCESS_KEY");
+  // A session token belongs to the environment's key pair only.
+  options.session_token = args.s3_secret_key.empty() ? EnvOr("AWS_SESSION_TOKEN") : "";
+  options.path_style = !args.s3_virtual_host;
+  if (options.access_key_id.empty() || options.secret_access_key.empty()) {
+    return Status::InvalidArgument(
+        "--s3-endpoint needs credentials: set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY (or "
+        "--s3-access-key and --s3-secret-key)");
+  }
+  auto store = objectstore::OpenS3Client(std::move(options));
+  if (!store.ok()) return store.status().WithContext("--s3-endpoint");
+  return store;
+}
 
 Result<Json> ReadJsonFile(const std::string& path, std::string_view what) {
   ASSIGN_OR_RETURN(std::string text, ReadSmallFile(path));
@@ -125,17 +168,25 @@ int RunTask(const RunTaskArgs& args) {
     std::cerr << "opendms run-task: " << definition.status().message() << "\n";
     return 2;
   }
-  auto store = objectstore::OpenDiskStore(args.store);
+  std::string where;
+  auto store = OpenStore(args, &where);
   if (!store.ok()) {
-    std::cerr << "opendms run-task: --store " << args.store << ": " << store.status().message()
-              << "\n";
+    std::cerr << "opendms run-task: " << store.status().message() << "\n";
     return 2;
   }
-  auto bucket = (*store)->BucketExists(definition->source.s3.bucket_name);
-  if (!bucket.ok() || !*bucket) {
-    std::cerr << "opendms run-task: bucket " << definition->source.s3.bucket_name
-              << " does not exist in store " << args.store << " (expected a folder " << args.store
-              << "/" << definition->source.s3.bucket_name << ")\n";
+  const std::string& bucket_name = definition->source.s3.bucket_name;
+  auto bucket = (*store)->BucketExists(bucket_name);
+  if (!bucket.ok()) {
+    std::cerr << "opendms run-task: bucket " << bucket_name << " in " << where << ": "
+              << bucket.status().message() << "\n";
+    return 2;
+  }
+  if (!*bucket) {
+    std::cerr << "opendms run-task: bucket " << bucket_name << " does not exist in " << where;
+    if (args.s3_endpoint.empty()) {
+      std::cerr << " (expected a folder " << args.store << "/" << bucket_name << ")";
+    }
+    std::cerr << "\n";
     return 2;
   }
   engine::RunOptions options;
@@ -209,8 +260,27 @@ void AddRunTask(CLI::App& app, int* exit_code) {
   auto args = std::make_shared<RunTaskArgs>();
   CLI::App* cmd = app.add_subcommand(
       "run-task", "Run one replication task from DMS-shaped JSON files, without a server");
-  cmd->add_option("--store", args->store, "bucket store: a folder whose sub-folders are buckets")
-      ->required();
+  CLI::Option* store = cmd->add_option("--store", args->store,
+                                       "bucket store: a folder whose sub-folders are buckets");
+  CLI::Option* s3 = cmd->add_option(
+      "--s3-endpoint", args->s3_endpoint,
+      "read buckets from this S3 instead (http(s)://host[:port]: AWS, MinIO, Ceph, opendms); "
+      "credentials from AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, AWS_SESSION_TOKEN");
+  store->excludes(s3);
+  s3->excludes(store);
+  cmd->add_option("--s3-region", args->s3_region,
+                  "the S3 region to sign for (default: AWS_REGION, AWS_DEFAULT_REGION, us-east-1)")
+      ->needs(s3);
+  cmd->add_option("--s3-access-key", args->s3_access_key,
+                  "S3 access key id (default: AWS_ACCESS_KEY_ID)")
+      ->needs(s3);
+  cmd->add_option("--s3-secret-key", args->s3_secret_key,
+                  "S3 secret access key (default: AWS_SECRET_ACCESS_KEY; the environment keeps it "
+                  "out of the process list)")
+      ->needs(s3);
+  cmd->add_flag("--s3-virtual-host", args->s3_virtual_host,
+                "virtual-hosted addressing (bucket.host) instead of path-style (host/bucket)")
+      ->needs(s3);
   cmd->add_option("--source-endpoint", args->source_endpoint,
                   "source endpoint JSON (aws dms create-endpoint --cli-input-json shape)")
       ->required();
@@ -237,7 +307,14 @@ void AddRunTask(CLI::App& app, int* exit_code) {
       ->check(CLI::PositiveNumber);
   cmd->add_option("--progress", args->progress, "live progress on stderr: auto | always | never")
       ->capture_default_str();
-  cmd->callback([args, exit_code] { *exit_code = RunTask(*args); });
+  cmd->callback([args, exit_code, store, s3] {
+    if (store->count() == 0 && s3->count() == 0) {
+      std::cerr << "opendms run-task: give --store DIR or --s3-endpoint URL\n";
+      *exit_code = 2;
+      return;
+    }
+    *exit_code = RunTask(*args);
+  });
 }
 
 }  // namespace opendms::cli

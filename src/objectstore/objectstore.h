@@ -4,7 +4,8 @@
 //     objects; writes are atomic and durable. On-disk layout: docs/object-store.md.
 //   - MemoryStore (NewMemoryStore): the same semantics in memory, for tests.
 //   - FaultInjectingStore: wraps any store and fails, truncates or slows calls on request.
-// Later an S3 client (any S3 over HTTP) implements the same interface.
+//   - S3Client (OpenS3Client): any S3 over HTTP (AWS, MinIO, Ceph, moto, opendms's own S3 API),
+//     signed with SigV4.
 //
 // Start reading at ObjectStore. Errors: NotFound names "s3://bucket/key" or the bucket;
 // InvalidArgument for bad bucket names, keys, ranges and list options.
@@ -27,6 +28,8 @@
 namespace opendms::objectstore {
 
 // What the store knows of one object.
+// List answers carry key, size, etag and last_modified; content_type and user_metadata only when
+// the store keeps them at hand (S3's ListObjectsV2 returns neither: an S3Client leaves them empty).
 struct ObjectInfo {
   std::string key;
   uint64_t size = 0;
@@ -170,6 +173,57 @@ Result<std::unique_ptr<ObjectStore>> OpenDiskStore(const std::string& root);
 
 // An empty store in memory.
 std::unique_ptr<ObjectStore> NewMemoryStore();
+
+// How to reach an S3 service. The secret key and session token are never logged or put in an
+// error message.
+struct S3ClientOptions {
+  // "http://127.0.0.1:9000", "https://s3.eu-west-1.amazonaws.com": scheme, host, optional port,
+  // no path.
+  std::string endpoint_url;
+  std::string region = "us-east-1";  // the SigV4 scope; CreateBucket's LocationConstraint
+  std::string access_key_id, secret_access_key;
+  std::string session_token;  // temporary credentials: sent as X-Amz-Security-Token
+  // Path-style ("host/bucket/key", what every S3 clone serves) or virtual-hosted
+  // ("bucket.host/key", which AWS prefers for new buckets).
+  bool path_style = true;
+  std::chrono::milliseconds connect_timeout{10'000};
+  // A request fails when no byte moves in either direction for this long. Streams may last any
+  // time as long as bytes keep moving.
+  std::chrono::milliseconds idle_timeout{60'000};
+  // Transient failures (connection errors, timeouts, 5xx, 429, RequestTimeout) are retried up to
+  // this many times after the first attempt, waiting retry_base_delay * 2^n (with jitter, at most
+  // 20 s) between attempts; then the call fails with ConnectionError.
+  int max_retries = 4;
+  std::chrono::milliseconds retry_base_delay{200};
+
+  // InvalidArgument naming the bad field: an endpoint that is not http(s)://host[:port], an
+  // empty region or access key id, negative retries or timeouts.
+  Status Validate() const;
+};
+
+// A store over an S3 service. Opening sends nothing (a wrong endpoint shows on the first call).
+//
+// Semantics beyond ObjectStore's:
+//  - Errors: NotFound for NoSuchBucket/NoSuchKey (naming s3://bucket/key or the bucket);
+//    AlreadyExists for BucketAlreadyOwnedByYou/BucketAlreadyExists; InvalidState for
+//    BucketNotEmpty; InvalidArgument, with the S3 error code in the message and as aws_code(), for
+//    authentication and authorisation failures (403: a wrong key or endpoint is the user's
+//    mistake, not transient) and other 4xx answers; ConnectionError once the retries of a
+//    transient failure are spent.
+//  - Keys written (Put, PutStream) obey ValidateKey, like every store; keys read, headed or
+//    deleted need only S3's own rule (1–1024 bytes of UTF-8), so any object a remote bucket holds
+//    can be read.
+//  - Put and PutStream answer with a HeadObject after the write (S3's PutObject reports no
+//    Last-Modified). PutStream sends sources up to 8 MiB as one PutObject and larger ones as a
+//    multipart upload of 8 MiB parts, aborted if the source or a part fails; a multipart ETag
+//    is kept as S3 gives it ("<hex>-<parts>").
+//  - Get is one streaming GET (with Range when asked); memory is bounded by a 1 MiB buffer. A
+//    connection lost mid-body is resumed with a ranged GET pinned to the object's ETag
+//    (If-Match), so a reader never mixes two versions: if the object changed meanwhile, Read
+//    fails with ConnectionError.
+//  - CreateBucket in us-east-1 checks HeadBucket first: AWS answers 200 there when re-creating
+//    a bucket one already owns.
+Result<std::unique_ptr<ObjectStore>> OpenS3Client(S3ClientOptions options);
 
 // ---------------------------------------------------------------------------------------------
 // Fault injection, for tests
