@@ -4,6 +4,8 @@
 #include <pugixml.hpp>
 
 #include <algorithm>
+#include <cerrno>
+#include <cstdio>
 #include <cstring>
 #include <ctime>
 #include <mutex>
@@ -286,6 +288,55 @@ class S3ObjectReader : public ObjectReader {
 // The store
 // ---------------------------------------------------------------------------------------------
 
+class S3Client;
+
+// S3Client's ObjectWriter: see S3Client::OpenWriter.
+class SpoolWriter : public ObjectWriter {
+ public:
+  SpoolWriter(ObjectStore& store, std::string bucket, std::string key, PutOptions options,
+              std::FILE* spool)
+      : store_(store), bucket_(std::move(bucket)), key_(std::move(key)),
+        options_(std::move(options)), spool_(spool) {}
+  ~SpoolWriter() override { Abort(); }
+  Status Write(std::string_view chunk) override {
+    if (spool_ == nullptr) return Status::InvalidState("write after commit or abort");
+    if (std::fwrite(chunk.data(), 1, chunk.size(), spool_) != chunk.size()) {
+      return Status::FromErrno("spooling s3://" + bucket_ + "/" + key_, errno);
+    }
+    return Status::Ok();
+  }
+  void SetChecksumCrc32(std::string checksum) override {
+    options_.checksum_crc32 = std::move(checksum);
+  }
+  Result<ObjectInfo> Commit() override {
+    if (spool_ == nullptr) return Status::InvalidState("commit after commit or abort");
+    if (std::fflush(spool_) != 0 || std::fseek(spool_, 0, SEEK_SET) != 0) {
+      return Status::FromErrno("spooling s3://" + bucket_ + "/" + key_, errno);
+    }
+    std::FILE* spool = spool_;
+    Result<ObjectInfo> info = store_.PutStream(
+        bucket_, key_,
+        [spool](char* dst, size_t capacity) -> Result<size_t> {
+          size_t n = std::fread(dst, 1, capacity, spool);
+          if (n == 0 && std::ferror(spool)) return Status::FromErrno("reading a spool file", errno);
+          return n;
+        },
+        options_);
+    Abort();
+    return info;
+  }
+  void Abort() override {
+    if (spool_ != nullptr) std::fclose(spool_);  // an unnamed file: closing removes it
+    spool_ = nullptr;
+  }
+
+ private:
+  ObjectStore& store_;
+  std::string bucket_, key_;
+  PutOptions options_;
+  std::FILE* spool_;
+};
+
 class S3Client : public ObjectStore {
  public:
   explicit S3Client(S3ClientOptions options) : http_(std::move(options)) {}
@@ -383,6 +434,18 @@ class S3Client : public ObjectStore {
       return etag.status();
     }
     return Written(bucket, key, *etag, total, options, S3Response{});
+  }
+
+  // Pushed bytes are spooled to an unnamed temporary file (memory stays bounded whatever the
+  // size) and sent by PutStream at Commit, so nothing reaches the bucket before then. S3
+  // computes its own checksum and ETag: PutOptions' overrides do not apply to a remote store.
+  Result<std::unique_ptr<ObjectWriter>> OpenWriter(std::string_view bucket, std::string_view key,
+                                                   const PutOptions& options) override {
+    RETURN_IF_ERROR(ValidateBucketAndKey(bucket, key));
+    std::FILE* spool = std::tmpfile();
+    if (spool == nullptr) return Status::FromErrno("creating a spool file for " + ObjectUrl(bucket, key), errno);
+    return std::unique_ptr<ObjectWriter>(
+        new SpoolWriter(*this, std::string(bucket), std::string(key), options, spool));
   }
 
   Result<std::unique_ptr<ObjectReader>> Get(std::string_view bucket, std::string_view key,
