@@ -550,12 +550,16 @@ Result<Json> SecretsManagerService::GetSecretValue(const Json& input, const Call
                          "label: " + wanted_stage);
     }
     ASSIGN_OR_RETURN(SecretValue value, ops.Decrypt(s, *chosen));
+    // LastAccessedDate has day granularity: a read writes at most once a day per version, so
+    // frequent readers (DMS endpoints) do not turn every read into a write.
     const double now = internal::NowEpoch();
-    RETURN_IF_ERROR(ops.Touch(s.id, now, "last_accessed_at"));
-    RETURN_IF_ERROR(conn.Query("UPDATE secretsmanager.versions SET last_accessed_at = $3 "
-                               "WHERE secret_id = $1 AND version_id = $2",
-                               {std::to_string(s.id), chosen->version_id, Num(now)})
-                        .status());
+    if (!chosen->last_accessed_at || *chosen->last_accessed_at < StartOfDay(now)) {
+      RETURN_IF_ERROR(ops.Touch(s.id, now, "last_accessed_at"));
+      RETURN_IF_ERROR(conn.Query("UPDATE secretsmanager.versions SET last_accessed_at = $3 "
+                                 "WHERE secret_id = $1 AND version_id = $2",
+                                 {std::to_string(s.id), chosen->version_id, Num(now)})
+                          .status());
+    }
     out = Json::object();
     out["ARN"] = s.arn;
     out["Name"] = s.name;
