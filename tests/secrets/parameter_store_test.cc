@@ -296,3 +296,23 @@ TEST_F(ParameterStore, SecretsManagerReferenceBridge) {
 
 }  // namespace
 }  // namespace opendms::secrets
+
+namespace opendms::secrets {
+namespace {
+
+TEST_F(ParameterStore, AHundredVersionsAreKeptAndALabelledOldestBlocksTheNext) {
+  Ssm("PutParameter", {{"Name", "/v"}, {"Type", "String"}, {"Value", "1"}});
+  for (int i = 2; i <= 101; ++i) {
+    Ssm("PutParameter", {{"Name", "/v"}, {"Value", std::to_string(i)}, {"Overwrite", true}});
+  }
+  EXPECT_EQ(Scalar("SELECT min(version) || '-' || max(version) || ':' || count(*) FROM "
+                   "ssm.parameter_versions"),
+            "2-101:100");
+  Ssm("LabelParameterVersion", {{"Name", "/v"}, {"ParameterVersion", 2}, {"Labels", {"keep"}}});
+  EXPECT_EQ(SsmError("PutParameter", {{"Name", "/v"}, {"Value", "x"}, {"Overwrite", true}}),
+            "ParameterMaxVersionLimitExceeded");
+  EXPECT_EQ(SsmError("GetParameter", {{"Name", "/v:1"}}), "ParameterVersionNotFound");
+}
+
+}  // namespace
+}  // namespace opendms::secrets

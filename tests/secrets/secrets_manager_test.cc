@@ -410,3 +410,30 @@ TEST(MasterKeyFile, CreatedOnceWithMode0600AndReloaded) {
 
 }  // namespace
 }  // namespace opendms::secrets
+
+namespace opendms::secrets {
+namespace {
+
+TEST_F(SecretsManager, DeprecatedVersionsArePrunedPastAHundredOnceADayOld) {
+  Sm("CreateSecret", {{"Name", "many"}, {"SecretString", "v0"}});
+  for (int i = 1; i <= 104; ++i) {
+    Sm("PutSecretValue", {{"SecretId", "many"}, {"SecretString", "v" + std::to_string(i)}});
+  }
+  // Everything from the last 24 hours is kept.
+  EXPECT_EQ(Scalar("SELECT count(*) FROM secretsmanager.versions"), "105");
+  Clock::SetOffset(std::chrono::hours(25));
+  Sm("PutSecretValue", {{"SecretId", "many"}, {"SecretString", "latest"}});
+  EXPECT_EQ(Scalar("SELECT count(*) FROM secretsmanager.versions"), "100");
+  // The labelled versions survive; the oldest deprecated ones went first.
+  EXPECT_EQ(Sm("GetSecretValue", {{"SecretId", "many"}})["SecretString"], "latest");
+  EXPECT_EQ(Sm("GetSecretValue", {{"SecretId", "many"}, {"VersionStage", "AWSPREVIOUS"}})
+                ["SecretString"],
+            "v104");
+  Json all = Sm("ListSecretVersionIds",
+                {{"SecretId", "many"}, {"IncludeDeprecated", true}, {"MaxResults", 100}});
+  EXPECT_EQ(all["Versions"].size(), 100u);
+  EXPECT_FALSE(all.contains("NextToken"));
+}
+
+}  // namespace
+}  // namespace opendms::secrets
