@@ -27,7 +27,8 @@ struct CipherCtx {
 Status DecryptionFailure(std::string_view why) {
   return Status::Aws(ErrorCode::kCorruption, "DecryptionFailure",
                      "Secrets Manager can't decrypt the protected secret text using the provided "
-                     "KMS key: " + std::string(why));
+                     "KMS key: " +
+                         std::string(why));
 }
 
 // Writes a new key file with O_EXCL, so two processes starting at once cannot both create one.
@@ -102,17 +103,17 @@ std::string MasterKey::Seal(std::string_view plaintext, std::string_view aad) co
   auto* ct = reinterpret_cast<unsigned char*>(out.data() + kNonceBytes);
   CipherCtx c;
   int len = 0, total = 0;
-  bool ok = c.ctx != nullptr &&
-            EVP_EncryptInit_ex(c.ctx, EVP_aes_256_gcm(), nullptr, nullptr, nullptr) == 1 &&
-            EVP_CIPHER_CTX_ctrl(c.ctx, EVP_CTRL_GCM_SET_IVLEN, kNonceBytes, nullptr) == 1 &&
-            EVP_EncryptInit_ex(c.ctx, nullptr, nullptr,
-                               reinterpret_cast<const unsigned char*>(key_.data()),
-                               reinterpret_cast<const unsigned char*>(out.data())) == 1 &&
-            EVP_EncryptUpdate(c.ctx, nullptr, &len, reinterpret_cast<const unsigned char*>(aad.data()),
-                              static_cast<int>(aad.size())) == 1 &&
-            EVP_EncryptUpdate(c.ctx, ct, &len,
-                              reinterpret_cast<const unsigned char*>(plaintext.data()),
-                              static_cast<int>(plaintext.size())) == 1;
+  bool ok =
+      c.ctx != nullptr &&
+      EVP_EncryptInit_ex(c.ctx, EVP_aes_256_gcm(), nullptr, nullptr, nullptr) == 1 &&
+      EVP_CIPHER_CTX_ctrl(c.ctx, EVP_CTRL_GCM_SET_IVLEN, kNonceBytes, nullptr) == 1 &&
+      EVP_EncryptInit_ex(c.ctx, nullptr, nullptr,
+                         reinterpret_cast<const unsigned char*>(key_.data()),
+                         reinterpret_cast<const unsigned char*>(out.data())) == 1 &&
+      EVP_EncryptUpdate(c.ctx, nullptr, &len, reinterpret_cast<const unsigned char*>(aad.data()),
+                        static_cast<int>(aad.size())) == 1 &&
+      EVP_EncryptUpdate(c.ctx, ct, &len, reinterpret_cast<const unsigned char*>(plaintext.data()),
+                        static_cast<int>(plaintext.size())) == 1;
   total = len;
   ok = ok && EVP_EncryptFinal_ex(c.ctx, ct + total, &len) == 1;
   total += len;
@@ -131,7 +132,8 @@ Result<std::string> MasterKey::Unseal(std::string_view key_id, std::string_view 
     return DecryptionFailure("the value was sealed under master key " + std::string(key_id) +
                              ", this server has " + key_id_);
   }
-  if (blob.size() < kNonceBytes + kTagBytes) return DecryptionFailure("the ciphertext is truncated");
+  if (blob.size() < kNonceBytes + kTagBytes)
+    return DecryptionFailure("the ciphertext is truncated");
   const size_t ct_size = blob.size() - kNonceBytes - kTagBytes;
   std::string out(ct_size, '\0');
   auto* pt = reinterpret_cast<unsigned char*>(out.data());
@@ -139,20 +141,22 @@ Result<std::string> MasterKey::Unseal(std::string_view key_id, std::string_view 
   std::string tag(blob.substr(kNonceBytes + ct_size));
   CipherCtx c;
   int len = 0;
-  bool ok = c.ctx != nullptr &&
-            EVP_DecryptInit_ex(c.ctx, EVP_aes_256_gcm(), nullptr, nullptr, nullptr) == 1 &&
-            EVP_CIPHER_CTX_ctrl(c.ctx, EVP_CTRL_GCM_SET_IVLEN, kNonceBytes, nullptr) == 1 &&
-            EVP_DecryptInit_ex(c.ctx, nullptr, nullptr,
-                               reinterpret_cast<const unsigned char*>(key_.data()),
-                               reinterpret_cast<const unsigned char*>(blob.data())) == 1 &&
-            EVP_DecryptUpdate(c.ctx, nullptr, &len, reinterpret_cast<const unsigned char*>(aad.data()),
-                              static_cast<int>(aad.size())) == 1 &&
-            EVP_DecryptUpdate(c.ctx, pt, &len, ct, static_cast<int>(ct_size)) == 1 &&
-            EVP_CIPHER_CTX_ctrl(c.ctx, EVP_CTRL_GCM_SET_TAG, kTagBytes, tag.data()) == 1 &&
-            EVP_DecryptFinal_ex(c.ctx, pt + len, &len) == 1;
+  bool ok =
+      c.ctx != nullptr &&
+      EVP_DecryptInit_ex(c.ctx, EVP_aes_256_gcm(), nullptr, nullptr, nullptr) == 1 &&
+      EVP_CIPHER_CTX_ctrl(c.ctx, EVP_CTRL_GCM_SET_IVLEN, kNonceBytes, nullptr) == 1 &&
+      EVP_DecryptInit_ex(c.ctx, nullptr, nullptr,
+                         reinterpret_cast<const unsigned char*>(key_.data()),
+                         reinterpret_cast<const unsigned char*>(blob.data())) == 1 &&
+      EVP_DecryptUpdate(c.ctx, nullptr, &len, reinterpret_cast<const unsigned char*>(aad.data()),
+                        static_cast<int>(aad.size())) == 1 &&
+      EVP_DecryptUpdate(c.ctx, pt, &len, ct, static_cast<int>(ct_size)) == 1 &&
+      EVP_CIPHER_CTX_ctrl(c.ctx, EVP_CTRL_GCM_SET_TAG, kTagBytes, tag.data()) == 1 &&
+      EVP_DecryptFinal_ex(c.ctx, pt + len, &len) == 1;
   if (!ok) {
-    return DecryptionFailure("the ciphertext does not verify (altered, or stored for another "
-                             "resource or version)");
+    return DecryptionFailure(
+        "the ciphertext does not verify (altered, or stored for another "
+        "resource or version)");
   }
   return out;
 }

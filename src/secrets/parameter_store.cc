@@ -70,7 +70,8 @@ Status Validation(std::string msg) {
   return Status::Aws(ErrorCode::kInvalidArgument, "ValidationException", std::move(msg));
 }
 Status ParameterNotFound(const std::string& name) {
-  return Status::Aws(ErrorCode::kNotFound, "ParameterNotFound", "Parameter " + name + " not found.");
+  return Status::Aws(ErrorCode::kNotFound, "ParameterNotFound",
+                     "Parameter " + name + " not found.");
 }
 Status VersionNotFound(const std::string& name, const std::string& selector) {
   return Status::Aws(ErrorCode::kNotFound, "ParameterVersionNotFound",
@@ -78,10 +79,11 @@ Status VersionNotFound(const std::string& name, const std::string& selector) {
                          ". Verify the version and try again.");
 }
 Status MaxResultsError(int64_t value, int max) {
-  return Validation(fmt::format("1 validation error detected: Value '{}' at 'maxResults' failed "
-                                "to satisfy constraint: Member must have value less than or "
-                                "equal to {}",
-                                value, max));
+  return Validation(
+      fmt::format("1 validation error detected: Value '{}' at 'maxResults' failed "
+                  "to satisfy constraint: Member must have value less than or "
+                  "equal to {}",
+                  value, max));
 }
 
 constexpr std::string_view kBadNameMessage =
@@ -122,8 +124,9 @@ Status CheckQualified(std::string_view name) {
 // AWS's rules for the name of a new parameter (PutParameter).
 Status CheckNameForPut(const CallContext& c, std::string_view name) {
   if (name.empty()) {
-    return Validation("1 validation error detected: Value '' at 'name' failed to satisfy "
-                      "constraint: Member must have length greater than or equal to 1");
+    return Validation(
+        "1 validation error detected: Value '' at 'name' failed to satisfy "
+        "constraint: Member must have length greater than or equal to 1");
   }
   RETURN_IF_ERROR(CheckQualified(name));
   std::string_view bare = name[0] == '/' ? name.substr(1) : name;
@@ -156,8 +159,9 @@ Status CheckNameForPut(const CallContext& c, std::string_view name) {
     }
   }
   if (Arn(c, name).size() > kMaxArnChars) {
-    return Validation("Parameter name: the name, including its ARN, must be at most 1011 "
-                      "characters long.");
+    return Validation(
+        "Parameter name: the name, including its ARN, must be at most 1011 "
+        "characters long.");
   }
   return Status::Ok();
 }
@@ -207,8 +211,8 @@ std::string NormaliseStringList(std::string_view value) {
   size_t i = 0;
   while (true) {
     size_t comma = value.find(',', i);
-    std::string_view item = value.substr(i, comma == std::string_view::npos ? std::string_view::npos
-                                                                            : comma - i);
+    std::string_view item =
+        value.substr(i, comma == std::string_view::npos ? std::string_view::npos : comma - i);
     while (!item.empty() && item.front() == ' ') item.remove_prefix(1);
     while (!item.empty() && item.back() == ' ') item.remove_suffix(1);
     out += item;
@@ -375,9 +379,8 @@ Result<std::vector<Filter>> ParseFilters(const Request& req, std::string_view fi
                          "The following filter is duplicated in the request: " + filter.key +
                              ". A request can contain only one occurrence of a specific filter.");
     }
-    filter.option = f.contains("Option") && f["Option"].is_string()
-                        ? f["Option"].get<std::string>()
-                        : "Equals";
+    filter.option =
+        f.contains("Option") && f["Option"].is_string() ? f["Option"].get<std::string>() : "Equals";
     if (f.contains("Values") && f["Values"].is_array()) {
       for (const Json& v : f["Values"]) {
         if (v.is_string()) filter.values.push_back(v.get<std::string>());
@@ -392,9 +395,9 @@ Result<std::vector<Filter>> ParseFilters(const Request& req, std::string_view fi
                          "The following filter option is not valid: " + filter.option + ".");
     }
     if (filter.values.empty()) {
-      return Status::Aws(ErrorCode::kInvalidArgument, "InvalidFilterValue",
-                         "The following filter values are missing : null for filter key " +
-                             filter.key + ".");
+      return Status::Aws(
+          ErrorCode::kInvalidArgument, "InvalidFilterValue",
+          "The following filter values are missing : null for filter key " + filter.key + ".");
     }
     out.push_back(std::move(filter));
   }
@@ -464,8 +467,9 @@ Result<Json> ParameterStoreService::Call(std::string_view operation, const Json&
   // /aws/reference/secretsmanager/<secret-id>[:<version id or label>]: the secret's value.
   auto reference = [&](const std::string& name, bool decrypt) -> Result<Json> {
     if (!decrypt) {
-      return Validation("WithDecryption flag must be True for retrieving a Secret Manager "
-                        "secret.");
+      return Validation(
+          "WithDecryption flag must be True for retrieving a Secret Manager "
+          "secret.");
     }
     std::string secret_id = name.substr(kReferencePrefix.size());
     Json request = Json::object();
@@ -482,7 +486,8 @@ Result<Json> ParameterStoreService::Call(std::string_view operation, const Json&
       if (secret.status().IsNotFound()) {
         return Status::Aws(ErrorCode::kNotFound, "ParameterNotFound",
                            "An error occurred (ParameterNotFound) when referencing Secrets "
-                           "Manager: Secret " + name + " not found.");
+                           "Manager: Secret " +
+                               name + " not found.");
       }
       return secret.status();
     }
@@ -517,14 +522,16 @@ Result<Json> ParameterStoreService::Call(std::string_view operation, const Json&
     const bool overwrite = overwrite_opt.value_or(false);
     RETURN_IF_ERROR(CheckNameForPut(context, name));
     if (value.empty()) {
-      return Validation("1 validation error detected: Value '' at 'value' failed to satisfy "
-                        "constraint: Member must have length greater than or equal to 1.");
+      return Validation(
+          "1 validation error detected: Value '' at 'value' failed to satisfy "
+          "constraint: Member must have length greater than or equal to 1.");
     }
     if (overwrite && req.Has("Tags")) {
-      return Validation("Invalid request: tags and overwrite can't be used together. To create a "
-                        "parameter with tags, please remove overwrite flag. To update tags for an "
-                        "existing parameter, please use AddTagsToResource or "
-                        "RemoveTagsFromResource.");
+      return Validation(
+          "Invalid request: tags and overwrite can't be used together. To create a "
+          "parameter with tags, please remove overwrite flag. To update tags for an "
+          "existing parameter, please use AddTagsToResource or "
+          "RemoveTagsFromResource.");
     }
     if (type && *type != "String" && *type != "StringList" && *type != "SecureString") {
       return Validation("1 validation error detected: Value '" + *type +
@@ -553,8 +560,8 @@ Result<Json> ParameterStoreService::Call(std::string_view operation, const Json&
       const Json& raw = req.Raw("Tags");
       if (!raw.is_array()) return Validation("Tags must be a list of {Key, Value}");
       for (const Json& t : raw) {
-        if (!t.is_object() || !t.contains("Key") || !t["Key"].is_string() ||
-            !t.contains("Value") || !t["Value"].is_string()) {
+        if (!t.is_object() || !t.contains("Key") || !t["Key"].is_string() || !t.contains("Value") ||
+            !t["Value"].is_string()) {
           return Validation("Tags must be a list of {Key, Value} strings");
         }
         tags.push_back(Json{{"Key", t["Key"]}, {"Value", t["Value"]}});
@@ -571,13 +578,14 @@ Result<Json> ParameterStoreService::Call(std::string_view operation, const Json&
         re = std::regex(pattern, std::regex::ECMAScript);
       } catch (const std::regex_error&) {
         return Status::Aws(ErrorCode::kInvalidArgument, "InvalidAllowedPatternException",
-                           "The allowed pattern " + pattern + " is not a valid regular "
-                           "expression.");
+                           "The allowed pattern " + pattern +
+                               " is not a valid regular "
+                               "expression.");
       }
       if (!std::regex_match(value, re)) {
-        return Status::Aws(ErrorCode::kInvalidArgument, "ParameterPatternMismatchException",
-                           "Parameter value, cannot be validated against allowedPattern: " +
-                               pattern);
+        return Status::Aws(
+            ErrorCode::kInvalidArgument, "ParameterPatternMismatchException",
+            "Parameter value, cannot be validated against allowedPattern: " + pattern);
       }
       return Status::Ok();
     };
@@ -602,14 +610,15 @@ Result<Json> ParameterStoreService::Call(std::string_view operation, const Json&
       const std::string new_type = type.value_or(latest ? latest->type : "String");
       std::string tier = tier_opt.value_or(latest ? latest->tier : "Standard");
       if (tier == "Intelligent-Tiering") {
-        tier = value.size() > 4096 || (latest && latest->tier == "Advanced") ? "Advanced"
-                                                                             : "Standard";
+        tier =
+            value.size() > 4096 || (latest && latest->tier == "Advanced") ? "Advanced" : "Standard";
       }
       if (latest && latest->tier == "Advanced" && tier == "Standard") {
-        return Validation("This parameter uses the advanced-parameter tier. You can't downgrade "
-                          "a parameter from the advanced-parameter tier to the standard-parameter "
-                          "tier. If necessary, you can delete the advanced parameter and recreate "
-                          "it as a standard parameter.");
+        return Validation(
+            "This parameter uses the advanced-parameter tier. You can't downgrade "
+            "a parameter from the advanced-parameter tier to the standard-parameter "
+            "tier. If necessary, you can delete the advanced parameter and recreate "
+            "it as a standard parameter.");
       }
       const size_t limit = tier == "Advanced" ? 8192 : 4096;
       if (value.size() > limit) {
@@ -710,9 +719,10 @@ Result<Json> ParameterStoreService::Call(std::string_view operation, const Json&
     ASSIGN_OR_RETURN(auto names, req.StringList("Names"));
     ASSIGN_OR_RETURN(auto decrypt, req.Bool("WithDecryption"));
     if (names.empty() || names.size() > 10) {
-      return Validation("1 validation error detected: Value at 'names' failed to satisfy "
-                        "constraint: Member must have length less than or equal to 10 and "
-                        "greater than or equal to 1");
+      return Validation(
+          "1 validation error detected: Value at 'names' failed to satisfy "
+          "constraint: Member must have length less than or equal to 10 and "
+          "greater than or equal to 1");
     }
     Json params = Json::array(), invalid = Json::array();
     std::set<std::string> seen;
@@ -720,9 +730,9 @@ Result<Json> ParameterStoreService::Call(std::string_view operation, const Json&
       Ops ops(conn, key_, context);
       for (const auto& name : names) {
         if (!seen.insert(name).second) continue;
-        Result<Json> p = is_reference(name) ? reference(name, decrypt.value_or(false))
-                                            : LookupParameter(ops, context, name,
-                                                              decrypt.value_or(false));
+        Result<Json> p = is_reference(name)
+                             ? reference(name, decrypt.value_or(false))
+                             : LookupParameter(ops, context, name, decrypt.value_or(false));
         if (p.ok()) {
           params.push_back(*p);
         } else if (p.status().IsNotFound()) {
@@ -743,26 +753,27 @@ Result<Json> ParameterStoreService::Call(std::string_view operation, const Json&
     ASSIGN_OR_RETURN(auto max_results, req.Int("MaxResults"));
     ASSIGN_OR_RETURN(auto next_token, req.String("NextToken"));
     if (path.empty() || path[0] != '/') {
-      return Validation("The parameter doesn't meet the parameter name requirements. The "
-                        "parameter name must begin with a forward slash \"/\".");
+      return Validation(
+          "The parameter doesn't meet the parameter name requirements. The "
+          "parameter name must begin with a forward slash \"/\".");
     }
     if (max_results && (*max_results < 1 || *max_results > 10)) {
       return MaxResultsError(*max_results, 10);
     }
-    ASSIGN_OR_RETURN(auto filters, ParseFilters(req, "ParameterFilters",
-                                                {"KeyId", "Label", "Type"}));
+    ASSIGN_OR_RETURN(auto filters,
+                     ParseFilters(req, "ParameterFilters", {"KeyId", "Label", "Type"}));
     ASSIGN_OR_RETURN(size_t offset, PageOffset(next_token));
     const size_t page = static_cast<size_t>(max_results.value_or(10));
     Json out;
     RETURN_IF_ERROR(catalog_.InTransaction([&](pg::Connection& conn) -> Status {
       Ops ops(conn, key_, context);
       // Latest versions of the parameters below the path, by name; labels filter on any version.
-      ASSIGN_OR_RETURN(auto r, conn.Query(fmt::format(
-                                              "SELECT {} FROM ssm.parameter_versions v "
+      ASSIGN_OR_RETURN(auto r,
+                       conn.Query(fmt::format("SELECT {} FROM ssm.parameter_versions v "
                                               "WHERE region = $1 AND starts_with(name, $2) "
                                               "ORDER BY name, version",
                                               kVersionColumns),
-                                          {context.region, path.back() == '/' ? path : path + "/"}));
+                                  {context.region, path.back() == '/' ? path : path + "/"}));
       std::vector<VersionRow> matched;
       std::vector<VersionRow> rows;
       for (int i = 0; i < r.rows(); ++i) rows.push_back(VersionFromRow(r, i));
@@ -813,9 +824,10 @@ Result<Json> ParameterStoreService::Call(std::string_view operation, const Json&
     if (many) {
       ASSIGN_OR_RETURN(names, req.StringList("Names"));
       if (names.empty() || names.size() > 10) {
-        return Validation("1 validation error detected: Value at 'names' failed to satisfy "
-                          "constraint: Member must have length less than or equal to 10 and "
-                          "greater than or equal to 1");
+        return Validation(
+            "1 validation error detected: Value at 'names' failed to satisfy "
+            "constraint: Member must have length less than or equal to 10 and "
+            "greater than or equal to 1");
       }
     } else {
       ASSIGN_OR_RETURN(std::string name, req.RequiredString("Name"));
@@ -861,8 +873,9 @@ Result<Json> ParameterStoreService::Call(std::string_view operation, const Json&
       if (f.key == "Path") {
         for (const auto& v : f.values) {
           if (v.empty() || v[0] != '/') {
-            return Validation("The parameter doesn't meet the parameter name requirements. The "
-                              "parameter name must begin with a forward slash \"/\".");
+            return Validation(
+                "The parameter doesn't meet the parameter name requirements. The "
+                "parameter name must begin with a forward slash \"/\".");
           }
         }
       }
@@ -871,8 +884,8 @@ Result<Json> ParameterStoreService::Call(std::string_view operation, const Json&
     const size_t page = static_cast<size_t>(max_results.value_or(50));
     Json out;
     RETURN_IF_ERROR(catalog_.InTransaction([&](pg::Connection& conn) -> Status {
-      ASSIGN_OR_RETURN(auto r, conn.Query(fmt::format(
-                                              "SELECT {}, (SELECT coalesce(array_to_json("
+      ASSIGN_OR_RETURN(auto r,
+                       conn.Query(fmt::format("SELECT {}, (SELECT coalesce(array_to_json("
                                               "array_agg(DISTINCT l))::text, '[]') FROM "
                                               "ssm.parameter_versions a, unnest(a.labels) l "
                                               "WHERE a.region = v.region AND a.name = v.name) "
@@ -880,7 +893,7 @@ Result<Json> ParameterStoreService::Call(std::string_view operation, const Json&
                                               "AND (region, name, version) IN (SELECT region, "
                                               "name, version FROM ssm.parameters) ORDER BY name",
                                               kVersionColumns),
-                                          {context.region}));
+                                  {context.region}));
       std::vector<Json> entries;
       for (int i = 0; i < r.rows(); ++i) {
         VersionRow v = VersionFromRow(r, i);
@@ -900,7 +913,8 @@ Result<Json> ParameterStoreService::Call(std::string_view operation, const Json&
         entries.push_back(std::move(e));
       }
       Json list = Json::array();
-      for (size_t i = offset; i < entries.size() && i < offset + page; ++i) list.push_back(entries[i]);
+      for (size_t i = offset; i < entries.size() && i < offset + page; ++i)
+        list.push_back(entries[i]);
       out = Json{{"Parameters", list}};
       if (offset + page < entries.size()) {
         out["NextToken"] = internal::EncodeOffsetToken(offset + page);
@@ -959,13 +973,15 @@ Result<Json> ParameterStoreService::Call(std::string_view operation, const Json&
     ASSIGN_OR_RETURN(auto version_opt, req.Int("ParameterVersion"));
     ASSIGN_OR_RETURN(auto labels, req.StringList("Labels"));
     if (labels.empty() || labels.size() > 10) {
-      return Validation("1 validation error detected: Value at 'labels' failed to satisfy "
-                        "constraint: Member must have length less than or equal to 10 and "
-                        "greater than or equal to 1");
+      return Validation(
+          "1 validation error detected: Value at 'labels' failed to satisfy "
+          "constraint: Member must have length less than or equal to 10 and "
+          "greater than or equal to 1");
     }
     if (!label && !version_opt) {
-      return Validation("1 validation error detected: Value 'null' at 'parameterVersion' failed "
-                        "to satisfy constraint: Member must not be null");
+      return Validation(
+          "1 validation error detected: Value 'null' at 'parameterVersion' failed "
+          "to satisfy constraint: Member must not be null");
     }
     Json out;
     RETURN_IF_ERROR(catalog_.InTransaction([&](pg::Connection& conn) -> Status {
@@ -1023,16 +1039,17 @@ Result<Json> ParameterStoreService::Call(std::string_view operation, const Json&
         out = Json{{"RemovedLabels", removed}, {"InvalidLabels", invalid}};
       }
       return conn
-          .Query("UPDATE ssm.parameter_versions SET labels = $4::text[] WHERE region = $1 AND "
-                 "name = $2 AND version = $3",
-                 {context.region, name, std::to_string(version),
-                  [&] {  // a text[] literal, every element quoted
-                    std::string a = "{";
-                    for (size_t i = 0; i < result.size(); ++i) {
-                      a += (i ? ",\"" : "\"") + result[i] + "\"";  // labels hold no quotes
-                    }
-                    return a + "}";
-                  }()})
+          .Query(
+              "UPDATE ssm.parameter_versions SET labels = $4::text[] WHERE region = $1 AND "
+              "name = $2 AND version = $3",
+              {context.region, name, std::to_string(version),
+               [&] {  // a text[] literal, every element quoted
+                 std::string a = "{";
+                 for (size_t i = 0; i < result.size(); ++i) {
+                   a += (i ? ",\"" : "\"") + result[i] + "\"";  // labels hold no quotes
+                 }
+                 return a + "}";
+               }()})
           .status();
     }));
     return out;

@@ -47,7 +47,8 @@ class MasterKey {
                              std::string_view aad) const;
 
  private:
-  MasterKey(std::string key, std::string key_id) : key_(std::move(key)), key_id_(std::move(key_id)) {}
+  MasterKey(std::string key, std::string key_id)
+      : key_(std::move(key)), key_id_(std::move(key_id)) {}
   std::string key_;  // 32 bytes
   std::string key_id_;
 };

@@ -177,14 +177,16 @@ Status CheckSecretId(const std::string& id) {
 
 Status CheckName(const std::string& name) {
   if (name.empty() || name.size() > 512) {
-    return InvalidParameter("Invalid name. Must be a valid name containing alphanumeric "
-                            "characters, or any of the following: -/_+=.@!");
+    return InvalidParameter(
+        "Invalid name. Must be a valid name containing alphanumeric "
+        "characters, or any of the following: -/_+=.@!");
   }
   for (char c : name) {
     if (!std::isalnum(static_cast<unsigned char>(c)) &&
         std::string_view("/_+=.@-!").find(c) == std::string_view::npos) {
-      return InvalidParameter("Invalid name. Must be a valid name containing alphanumeric "
-                              "characters, or any of the following: -/_+=.@!");
+      return InvalidParameter(
+          "Invalid name. Must be a valid name containing alphanumeric "
+          "characters, or any of the following: -/_+=.@!");
     }
   }
   return Status::Ok();
@@ -208,8 +210,9 @@ Status CheckStage(const std::string& stage) {
 Result<std::optional<SecretValue>> ValueFromRequest(const Request& req) {
   const bool has_string = req.Has("SecretString"), has_binary = req.Has("SecretBinary");
   if (has_string && has_binary) {
-    return InvalidParameter("You can't specify both a binary secret value and a string secret "
-                            "value in the same secret.");
+    return InvalidParameter(
+        "You can't specify both a binary secret value and a string secret "
+        "value in the same secret.");
   }
   if (has_string) {
     ASSIGN_OR_RETURN(auto s, req.String("SecretString"));
@@ -242,9 +245,11 @@ Result<std::vector<Json>> TagsFromRequest(const Request& req) {
       return InvalidParameter("Tags must be a list of {Key, Value} strings");
     }
     std::string key = t["Key"].get<std::string>();
-    if (key.empty() || key.size() > 128) return InvalidParameter("A tag key must be 1 to 128 characters long");
+    if (key.empty() || key.size() > 128)
+      return InvalidParameter("A tag key must be 1 to 128 characters long");
     std::string value = t.value("Value", "");
-    if (value.size() > 256) return InvalidParameter("A tag value must be at most 256 characters long");
+    if (value.size() > 256)
+      return InvalidParameter("A tag value must be at most 256 characters long");
     tags.push_back(Json{{"Key", key}, {"Value", value}});
   }
   if (tags.size() > 50) return InvalidParameter("A secret can have at most 50 tags");
@@ -366,14 +371,15 @@ class Ops {
   // than a day go first (AWS keeps everything from the last 24 hours).
   Status PruneDeprecated(int64_t secret_id, double now) {
     return conn_
-        .Query("DELETE FROM secretsmanager.versions v WHERE v.secret_id = $1 AND v.version_id IN ("
-               "  SELECT d.version_id FROM secretsmanager.versions d WHERE d.secret_id = $1 "
-               "  AND d.created_at < $2 AND NOT EXISTS (SELECT 1 FROM secretsmanager.stages s "
-               "    WHERE s.secret_id = d.secret_id AND s.version_id = d.version_id) "
-               "  ORDER BY d.seq LIMIT greatest(0, (SELECT count(*) FROM secretsmanager.versions "
-               "    c WHERE c.secret_id = $1) - $3))",
-               {std::to_string(secret_id), Num(now - kDeprecatedGraceSeconds),
-                std::to_string(kMaxVersionsKept)})
+        .Query(
+            "DELETE FROM secretsmanager.versions v WHERE v.secret_id = $1 AND v.version_id IN ("
+            "  SELECT d.version_id FROM secretsmanager.versions d WHERE d.secret_id = $1 "
+            "  AND d.created_at < $2 AND NOT EXISTS (SELECT 1 FROM secretsmanager.stages s "
+            "    WHERE s.secret_id = d.secret_id AND s.version_id = d.version_id) "
+            "  ORDER BY d.seq LIMIT greatest(0, (SELECT count(*) FROM secretsmanager.versions "
+            "    c WHERE c.secret_id = $1) - $3))",
+            {std::to_string(secret_id), Num(now - kDeprecatedGraceSeconds),
+             std::to_string(kMaxVersionsKept)})
         .status();
   }
 
@@ -392,9 +398,10 @@ class Ops {
  private:
   Status Upsert(const std::string& sid, const std::string& stage, const std::string& version_id) {
     return conn_
-        .Query("INSERT INTO secretsmanager.stages (secret_id, stage, version_id) VALUES ($1, $2, "
-               "$3) ON CONFLICT (secret_id, stage) DO UPDATE SET version_id = excluded.version_id",
-               {sid, stage, version_id})
+        .Query(
+            "INSERT INTO secretsmanager.stages (secret_id, stage, version_id) VALUES ($1, $2, "
+            "$3) ON CONFLICT (secret_id, stage) DO UPDATE SET version_id = excluded.version_id",
+            {sid, stage, version_id})
         .status();
   }
 
@@ -466,8 +473,10 @@ bool MatchesValue(const SecretRow& s, const std::string& key, std::string_view v
   };
   if (key == "name") return StartsWith(s.name, value, false);
   if (key == "description") return s.description && StartsWith(*s.description, value, true);
-  if (key == "primary-region") return s.primary_region && StartsWith(*s.primary_region, value, false);
-  if (key == "owning-service") return s.owning_service && StartsWith(*s.owning_service, value, false);
+  if (key == "primary-region")
+    return s.primary_region && StartsWith(*s.primary_region, value, false);
+  if (key == "owning-service")
+    return s.owning_service && StartsWith(*s.owning_service, value, false);
   if (key == "tag-key" || key == "tag-value") {
     for (const Json& t : s.tags) {
       if (StartsWith(t[key == "tag-key" ? "Key" : "Value"].get<std::string>(), value, false)) {
@@ -541,13 +550,14 @@ Result<Json> SecretsManagerService::GetSecretValue(const Json& input, const Call
     }
     if (chosen == nullptr || !chosen->value_kind) {
       if (version_id && !stage) {
-        return Status::Aws(ErrorCode::kNotFound, "ResourceNotFoundException",
-                           "Secrets Manager can't find the specified secret value for VersionId: " +
-                               *version_id);
+        return Status::Aws(
+            ErrorCode::kNotFound, "ResourceNotFoundException",
+            "Secrets Manager can't find the specified secret value for VersionId: " + *version_id);
       }
       return Status::Aws(ErrorCode::kNotFound, "ResourceNotFoundException",
                          "Secrets Manager can't find the specified secret value for staging "
-                         "label: " + wanted_stage);
+                         "label: " +
+                             wanted_stage);
     }
     ASSIGN_OR_RETURN(SecretValue value, ops.Decrypt(s, *chosen));
     // LastAccessedDate has day granularity: a read writes at most once a day per version, so
@@ -583,8 +593,7 @@ Result<Json> SecretsManagerService::Call(std::string_view operation, const Json&
 
   // Secrets whose recovery window has passed are purged before anything looks at them.
   RETURN_IF_ERROR(catalog_.InTransaction([&](pg::Connection& conn) {
-    return conn
-        .Query("DELETE FROM secretsmanager.secrets WHERE deletion_date <= $1", {Num(now)})
+    return conn.Query("DELETE FROM secretsmanager.secrets WHERE deletion_date <= $1", {Num(now)})
         .status();
   }));
 
@@ -626,8 +635,9 @@ Result<Json> SecretsManagerService::Call(std::string_view operation, const Json&
     }
     const bool each = require_each.value_or(true);
     if (each && static_cast<size_t>(n) < classes.size()) {
-      return InvalidParameter("The password length is too short to include a character of "
-                              "every included type.");
+      return InvalidParameter(
+          "The password length is too short to include a character of "
+          "every included type.");
     }
     std::string password;
     if (each) {
@@ -670,8 +680,9 @@ Result<Json> SecretsManagerService::Call(std::string_view operation, const Json&
       if (r.rows() == 1) {
         SecretRow s = SecretFromRow(r, 0);
         if (s.deleted()) {
-          return InvalidRequest("You can't create this secret because a secret with this name is "
-                                "already scheduled for deletion.");
+          return InvalidRequest(
+              "You can't create this secret because a secret with this name is "
+              "already scheduled for deletion.");
         }
         // The same request again (same token, same value): the same answer.
         if (token) {
@@ -696,8 +707,9 @@ Result<Json> SecretsManagerService::Call(std::string_view operation, const Json&
       s.name = name;
       s.arn = fmt::format("arn:aws:secretsmanager:{}:{}:secret:{}-{}", context.region,
                           context.account_id, name,
-                          RandomString(6, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
-                                          "0123456789"));
+                          RandomString(6,
+                                       "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
+                                       "0123456789"));
       Json tags_json = MergeTags(Json::array(), tags);
       ASSIGN_OR_RETURN(auto inserted,
                        conn.Query("INSERT INTO secretsmanager.secrets (region, name, arn, "
@@ -827,16 +839,16 @@ Result<Json> SecretsManagerService::Call(std::string_view operation, const Json&
     if (req.Has("Filters")) {
       const Json& raw = req.Raw("Filters");
       if (!raw.is_array()) return InvalidParameter("Filters must be a list");
-      static const std::set<std::string> kKeys = {"description",    "name", "tag-key",
-                                                  "tag-value",      "primary-region",
-                                                  "owning-service", "all"};
+      static const std::set<std::string> kKeys = {
+          "description", "name", "tag-key", "tag-value", "primary-region", "owning-service", "all"};
       for (const Json& f : raw) {
         if (!f.is_object() || !f.contains("Key") || !f["Key"].is_string()) {
           return InvalidParameter("Each filter needs a Key");
         }
         std::string key = f["Key"].get<std::string>();
         if (kKeys.count(key) == 0) {
-          return InvalidParameter("Invalid filter key: " + key + ". Valid keys: description, "
+          return InvalidParameter("Invalid filter key: " + key +
+                                  ". Valid keys: description, "
                                   "name, tag-key, tag-value, primary-region, owning-service, all");
         }
         std::vector<std::string> values;
@@ -891,9 +903,11 @@ Result<Json> SecretsManagerService::Call(std::string_view operation, const Json&
     }));
     const size_t page = static_cast<size_t>(max_results.value_or(100));
     Json list = Json::array();
-    for (size_t i = offset; i < entries.size() && i < offset + page; ++i) list.push_back(entries[i]);
+    for (size_t i = offset; i < entries.size() && i < offset + page; ++i)
+      list.push_back(entries[i]);
     Json out{{"SecretList", list}};
-    if (offset + page < entries.size()) out["NextToken"] = internal::EncodeOffsetToken(offset + page);
+    if (offset + page < entries.size())
+      out["NextToken"] = internal::EncodeOffsetToken(offset + page);
     return out;
   }
 
@@ -903,12 +917,14 @@ Result<Json> SecretsManagerService::Call(std::string_view operation, const Json&
     ASSIGN_OR_RETURN(auto window, req.Int("RecoveryWindowInDays"));
     ASSIGN_OR_RETURN(auto force, req.Bool("ForceDeleteWithoutRecovery"));
     if (window && force.value_or(false)) {
-      return InvalidParameter("You can't use ForceDeleteWithoutRecovery in conjunction with "
-                              "RecoveryWindowInDays.");
+      return InvalidParameter(
+          "You can't use ForceDeleteWithoutRecovery in conjunction with "
+          "RecoveryWindowInDays.");
     }
     if (window && (*window < 7 || *window > 30)) {
-      return InvalidParameter("The RecoveryWindowInDays value must be between 7 and 30 days "
-                              "(inclusive).");
+      return InvalidParameter(
+          "The RecoveryWindowInDays value must be between 7 and 30 days "
+          "(inclusive).");
     }
     Json out;
     RETURN_IF_ERROR(catalog_.InTransaction([&](pg::Connection& conn) -> Status {
@@ -927,15 +943,16 @@ Result<Json> SecretsManagerService::Call(std::string_view operation, const Json&
       }
       const SecretRow& s = *found;
       if (force.value_or(false)) {
-        RETURN_IF_ERROR(conn.Query("DELETE FROM secretsmanager.secrets WHERE id = $1",
-                                   {std::to_string(s.id)})
-                            .status());
+        RETURN_IF_ERROR(
+            conn.Query("DELETE FROM secretsmanager.secrets WHERE id = $1", {std::to_string(s.id)})
+                .status());
         out = Json{{"ARN", s.arn}, {"Name", s.name}, {"DeletionDate", now}};
         return Status::Ok();
       }
       if (s.deleted()) {
-        return InvalidRequest("You tried to perform the operation on a secret that's currently "
-                              "marked deleted.");
+        return InvalidRequest(
+            "You tried to perform the operation on a secret that's currently "
+            "marked deleted.");
       }
       const double deletion_date = now + 86400.0 * static_cast<double>(window.value_or(30));
       RETURN_IF_ERROR(conn.Query("UPDATE secretsmanager.secrets SET deleted_at = $2, "
@@ -992,9 +1009,9 @@ Result<Json> SecretsManagerService::Call(std::string_view operation, const Json&
                            "Secrets Manager can't find the specified secret version: " + *move_to);
       }
       if (remove_from && source == nullptr) {
-        return Status::Aws(ErrorCode::kNotFound, "ResourceNotFoundException",
-                           "Secrets Manager can't find the specified secret version: " +
-                               *remove_from);
+        return Status::Aws(
+            ErrorCode::kNotFound, "ResourceNotFoundException",
+            "Secrets Manager can't find the specified secret version: " + *remove_from);
       }
       if (remove_from && holder != source) {
         return InvalidParameter("The staging label " + stage + " is not attached to version " +
@@ -1014,8 +1031,9 @@ Result<Json> SecretsManagerService::Call(std::string_view operation, const Json&
         RETURN_IF_ERROR(ops.AttachStage(s.id, stage, *move_to));
       } else if (remove_from) {
         if (stage == kCurrent) {
-          return InvalidParameter("You can't remove the staging label AWSCURRENT from a version; "
-                                  "move it to another version instead.");
+          return InvalidParameter(
+              "You can't remove the staging label AWSCURRENT from a version; "
+              "move it to another version instead.");
         }
         RETURN_IF_ERROR(ops.RemoveStage(s.id, stage));
       } else {
@@ -1063,7 +1081,8 @@ Result<Json> SecretsManagerService::Call(std::string_view operation, const Json&
       }
       const size_t page = static_cast<size_t>(max_results.value_or(100));
       Json list = Json::array();
-      for (size_t i = offset; i < entries.size() && i < offset + page; ++i) list.push_back(entries[i]);
+      for (size_t i = offset; i < entries.size() && i < offset + page; ++i)
+        list.push_back(entries[i]);
       out = Json{{"Versions", list}};
       if (offset + page < entries.size()) {
         out["NextToken"] = internal::EncodeOffsetToken(offset + page);

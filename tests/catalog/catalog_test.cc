@@ -106,8 +106,7 @@ class CatalogUrl : public PgTest {
   void SetUp() override {
     PgTest::SetUp();
     if (HasFatalFailure()) return;
-    Result<std::unique_ptr<Catalog>> opened =
-        Catalog::Open(UrlOptions(params_.ToConnInfo()));
+    Result<std::unique_ptr<Catalog>> opened = Catalog::Open(UrlOptions(params_.ToConnInfo()));
     ASSERT_TRUE(opened.ok()) << opened.status().ToString();
     catalog_ = std::move(opened).value();
   }
@@ -195,11 +194,10 @@ TEST_F(CatalogUrl, RefusesADatabaseMigratedByANewerVersion) {
 
 TEST_F(CatalogUrl, InTransactionCommitsOrRollsBack) {
   ASSERT_TRUE(conn().Execute("CREATE TABLE t (n int)").ok());
-  ASSERT_TRUE(catalog_
-                  ->InTransaction([](pg::Connection& c) {
-                    return c.Execute("INSERT INTO t VALUES (1)");
-                  })
-                  .ok());
+  ASSERT_TRUE(
+      catalog_
+          ->InTransaction([](pg::Connection& c) { return c.Execute("INSERT INTO t VALUES (1)"); })
+          .ok());
   int calls = 0;
   Status st = catalog_->InTransaction([&](pg::Connection& c) {
     ++calls;

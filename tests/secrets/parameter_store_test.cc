@@ -26,8 +26,8 @@ TEST_F(ParameterStore, PutGetAndOverwriteMakeVersions) {
   EXPECT_EQ(got["DataType"], "text");
   EXPECT_TRUE(got["LastModifiedDate"].is_number());
 
-  EXPECT_EQ(SsmError("PutParameter", {{"Name", "/Acme/Orders/dev/DbUser"}, {"Type", "String"},
-                                      {"Value", "other"}}),
+  EXPECT_EQ(SsmError("PutParameter",
+                     {{"Name", "/Acme/Orders/dev/DbUser"}, {"Type", "String"}, {"Value", "other"}}),
             "ParameterAlreadyExists");
   put = Ssm("PutParameter",
             {{"Name", "/Acme/Orders/dev/DbUser"}, {"Value", "dms_user2"}, {"Overwrite", true}});
@@ -36,13 +36,16 @@ TEST_F(ParameterStore, PutGetAndOverwriteMakeVersions) {
             "dms_user2");
   EXPECT_EQ(Ssm("GetParameter", {{"Name", "/Acme/Orders/dev/DbUser:1"}})["Parameter"]["Value"],
             "dms_user");
-  got = Ssm("GetParameter", {{"Name", "arn:aws:ssm:us-east-1:000000000000:parameter/Acme/Orders/"
-                                      "dev/DbUser"}})["Parameter"];
+  got = Ssm("GetParameter", {{"Name",
+                              "arn:aws:ssm:us-east-1:000000000000:parameter/Acme/Orders/"
+                              "dev/DbUser"}})["Parameter"];
   EXPECT_EQ(got["Name"], "/Acme/Orders/dev/DbUser");
 
   EXPECT_EQ(SsmError("PutParameter", {{"Name", "flat"}, {"Value", "v"}}), "ValidationException");
   EXPECT_EQ(last_error_, "A parameter type is required when you create a parameter.");
-  EXPECT_EQ(SsmError("PutParameter", {{"Name", "/with/tags"}, {"Type", "String"}, {"Value", "v"},
+  EXPECT_EQ(SsmError("PutParameter", {{"Name", "/with/tags"},
+                                      {"Type", "String"},
+                                      {"Value", "v"},
                                       {"Overwrite", true},
                                       {"Tags", {{{"Key", "k"}, {"Value", "v"}}}}}),
             "ValidationException");
@@ -84,7 +87,7 @@ TEST_F(ParameterStore, NameRulesAsOnAws) {
             "ValidationException");
   EXPECT_EQ(last_error_, "Parameter name must be a fully qualified name.");
   for (const std::string& ok : {deep, std::string("flat.name_with-chars"), std::string("/x"),
-                               std::string(" /spaces/trimmed ")}) {
+                                std::string(" /spaces/trimmed ")}) {
     Ssm("PutParameter", {{"Name", ok}, {"Type", "String"}, {"Value", "v"}});
   }
   EXPECT_EQ(Ssm("GetParameter", {{"Name", "/spaces/trimmed"}})["Parameter"]["Value"], "v");
@@ -97,8 +100,8 @@ TEST_F(ParameterStore, SecureStringIsEncryptedAndOnlyDecryptedOnRequest) {
   EXPECT_EQ(hidden["Type"], "SecureString");
   EXPECT_NE(hidden["Value"], "hunter2-pw");
   EXPECT_TRUE(Base64Decode(hidden["Value"].get<std::string>()).ok());
-  Json shown = Ssm("GetParameter",
-                   {{"Name", "/Acme/Orders/dev/DbPassword"}, {"WithDecryption", true}})["Parameter"];
+  Json shown = Ssm("GetParameter", {{"Name", "/Acme/Orders/dev/DbPassword"},
+                                    {"WithDecryption", true}})["Parameter"];
   EXPECT_EQ(shown["Value"], "hunter2-pw");
   EXPECT_EQ(Scalar("SELECT count(*) FROM ssm.parameter_versions WHERE value IS NULL AND "
                    "position('hunter2' in encode(ciphertext, 'escape')) = 0"),
@@ -108,24 +111,27 @@ TEST_F(ParameterStore, SecureStringIsEncryptedAndOnlyDecryptedOnRequest) {
   EXPECT_FALSE(described.contains("Value"));
 
   // A ciphertext moved to another version of the same parameter does not decrypt.
-  Ssm("PutParameter", {{"Name", "/Acme/Orders/dev/DbPassword"}, {"Value", "second-pw"},
-                       {"Overwrite", true}});
+  Ssm("PutParameter",
+      {{"Name", "/Acme/Orders/dev/DbPassword"}, {"Value", "second-pw"}, {"Overwrite", true}});
   ASSERT_TRUE(conn()
                   .Execute("UPDATE ssm.parameter_versions v SET ciphertext = o.ciphertext FROM "
                            "ssm.parameter_versions o WHERE v.version = 2 AND o.version = 1")
                   .ok());
-  EXPECT_EQ(SsmError("GetParameter",
-                     {{"Name", "/Acme/Orders/dev/DbPassword"}, {"WithDecryption", true}}),
-            "DecryptionFailure");
+  EXPECT_EQ(
+      SsmError("GetParameter", {{"Name", "/Acme/Orders/dev/DbPassword"}, {"WithDecryption", true}}),
+      "DecryptionFailure");
 }
 
 TEST_F(ParameterStore, LabelsMoveBetweenVersionsAndSelectVersions) {
   for (int i = 1; i <= 3; ++i) {
-    Ssm("PutParameter", {{"Name", "/app/flag"}, {"Type", "String"},
-                         {"Value", "v" + std::to_string(i)}, {"Overwrite", i > 1}});
+    Ssm("PutParameter", {{"Name", "/app/flag"},
+                         {"Type", "String"},
+                         {"Value", "v" + std::to_string(i)},
+                         {"Overwrite", i > 1}});
   }
-  Json r = Ssm("LabelParameterVersion",
-               {{"Name", "/app/flag"}, {"ParameterVersion", 1}, {"Labels", {"prod", "1bad", "awsx"}}});
+  Json r =
+      Ssm("LabelParameterVersion",
+          {{"Name", "/app/flag"}, {"ParameterVersion", 1}, {"Labels", {"prod", "1bad", "awsx"}}});
   EXPECT_EQ(r["ParameterVersion"], 1);
   EXPECT_EQ(r["InvalidLabels"], Json::array({"1bad", "awsx"}));
   EXPECT_EQ(Ssm("GetParameter", {{"Name", "/app/flag:prod"}})["Parameter"]["Value"], "v1");
@@ -160,7 +166,8 @@ TEST_F(ParameterStore, LabelsMoveBetweenVersionsAndSelectVersions) {
 TEST_F(ParameterStore, GetParametersByPathRecursionFiltersAndPaging) {
   for (const std::string name : {"/app/a", "/app/b", "/app/c", "/app/sub/d", "/app/sub/deep/e",
                                  "/apple/x", "/other/y"}) {  // NOLINT
-    Ssm("PutParameter", {{"Name", name}, {"Type", name == "/app/b" ? "SecureString" : "String"},
+    Ssm("PutParameter", {{"Name", name},
+                         {"Type", name == "/app/b" ? "SecureString" : "String"},
                          {"Value", "value of " + name}});
   }
   Ssm("PutParameter", {{"Name", "flat"}, {"Type", "String"}, {"Value", "v"}});
@@ -175,9 +182,9 @@ TEST_F(ParameterStore, GetParametersByPathRecursionFiltersAndPaging) {
     return names;
   };
   EXPECT_EQ(by_path({{"Path", "/app"}}), (std::vector<std::string>{"/app/a", "/app/b", "/app/c"}));
-  EXPECT_EQ(by_path({{"Path", "/app/"}, {"Recursive", true}, {"MaxResults", 2}}),
-            (std::vector<std::string>{"/app/a", "/app/b", "/app/c", "/app/sub/d",
-                                      "/app/sub/deep/e"}));
+  EXPECT_EQ(
+      by_path({{"Path", "/app/"}, {"Recursive", true}, {"MaxResults", 2}}),
+      (std::vector<std::string>{"/app/a", "/app/b", "/app/c", "/app/sub/d", "/app/sub/deep/e"}));
   EXPECT_EQ(by_path({{"Path", "/"}, {"Recursive", true}}).size(), 7u);  // never "flat"
   EXPECT_EQ(by_path({{"Path", "/app"},
                      {"Recursive", true},
@@ -193,15 +200,18 @@ TEST_F(ParameterStore, GetParametersByPathRecursionFiltersAndPaging) {
   EXPECT_EQ(SsmError("GetParametersByPath", {{"Path", "/app"}, {"MaxResults", 11}}),
             "ValidationException");
   EXPECT_EQ(SsmError("GetParametersByPath", {{"Path", "app"}}), "ValidationException");
-  EXPECT_EQ(SsmError("GetParametersByPath",
-                     {{"Path", "/app"}, {"ParameterFilters", {{{"Key", "Name"}, {"Values", {"x"}}}}}}),
-            "InvalidFilterKey");
+  EXPECT_EQ(
+      SsmError("GetParametersByPath",
+               {{"Path", "/app"}, {"ParameterFilters", {{{"Key", "Name"}, {"Values", {"x"}}}}}}),
+      "InvalidFilterKey");
 }
 
 TEST_F(ParameterStore, GetParametersDeleteAndDescribe) {
   for (int i = 0; i < 4; ++i) {
-    Ssm("PutParameter", {{"Name", "/d/p" + std::to_string(i)}, {"Type", "StringList"},
-                         {"Value", "a , b,c"}, {"Description", "param " + std::to_string(i)}});
+    Ssm("PutParameter", {{"Name", "/d/p" + std::to_string(i)},
+                         {"Type", "StringList"},
+                         {"Value", "a , b,c"},
+                         {"Description", "param " + std::to_string(i)}});
   }
   Json got = Ssm("GetParameters", {{"Names", {"/d/p0", "/d/missing", "/d/p1:1", "/d/p2:5"}}});
   EXPECT_EQ(Names(got["Parameters"]), (std::vector<std::string>{"/d/p0", "/d/p1"}));
@@ -214,17 +224,18 @@ TEST_F(ParameterStore, GetParametersDeleteAndDescribe) {
   EXPECT_EQ(described["Parameters"][0]["Description"], "param 0");
   EXPECT_EQ(Names(Ssm("DescribeParameters", {{"NextToken", described["NextToken"]}})["Parameters"]),
             std::vector<std::string>{"/d/p3"});
-  EXPECT_EQ(Names(Ssm("DescribeParameters",
-                      {{"ParameterFilters",
-                        {{{"Key", "Name"}, {"Option", "Equals"}, {"Values", {"/d/p2"}}}}}})
-                      ["Parameters"]),
-            std::vector<std::string>{"/d/p2"});
-  EXPECT_EQ(Ssm("DescribeParameters",
-                {{"ParameterFilters",
-                  {{{"Key", "Name"}, {"Option", "BeginsWith"}, {"Values", {"/d/p"}}}}}})
-                ["Parameters"]
-                    .size(),
-            4u);
+  EXPECT_EQ(
+      Names(
+          Ssm("DescribeParameters",
+              {{"ParameterFilters",
+                {{{"Key", "Name"}, {"Option", "Equals"}, {"Values", {"/d/p2"}}}}}})["Parameters"]),
+      std::vector<std::string>{"/d/p2"});
+  EXPECT_EQ(
+      Ssm("DescribeParameters",
+          {{"ParameterFilters",
+            {{{"Key", "Name"}, {"Option", "BeginsWith"}, {"Values", {"/d/p"}}}}}})["Parameters"]
+          .size(),
+      4u);
   EXPECT_EQ(Ssm("DescribeParameters",
                 {{"ParameterFilters", {{{"Key", "Path"}, {"Values", {"/d"}}}}}})["Parameters"]
                 .size(),
@@ -243,22 +254,26 @@ TEST_F(ParameterStore, GetParametersDeleteAndDescribe) {
 }
 
 TEST_F(ParameterStore, AllowedPatternTierAndLimits) {
-  EXPECT_EQ(SsmError("PutParameter", {{"Name", "/n"}, {"Type", "String"}, {"Value", "abc"},
-                                      {"AllowedPattern", "^[0-9]+$"}}),
-            "ParameterPatternMismatchException");
-  Ssm("PutParameter", {{"Name", "/n"}, {"Type", "String"}, {"Value", "123"},
-                       {"AllowedPattern", "^[0-9]+$"}});
+  EXPECT_EQ(
+      SsmError(
+          "PutParameter",
+          {{"Name", "/n"}, {"Type", "String"}, {"Value", "abc"}, {"AllowedPattern", "^[0-9]+$"}}),
+      "ParameterPatternMismatchException");
+  Ssm("PutParameter",
+      {{"Name", "/n"}, {"Type", "String"}, {"Value", "123"}, {"AllowedPattern", "^[0-9]+$"}});
   // The pattern stays with the parameter on overwrite.
   EXPECT_EQ(SsmError("PutParameter", {{"Name", "/n"}, {"Value", "x"}, {"Overwrite", true}}),
             "ParameterPatternMismatchException");
-  EXPECT_EQ(SsmError("PutParameter", {{"Name", "/big"}, {"Type", "String"},
-                                      {"Value", std::string(5000, 'x')}}),
+  EXPECT_EQ(SsmError("PutParameter",
+                     {{"Name", "/big"}, {"Type", "String"}, {"Value", std::string(5000, 'x')}}),
             "ValidationException");
-  Json put = Ssm("PutParameter", {{"Name", "/big"}, {"Type", "String"},
-                                  {"Value", std::string(5000, 'x')}, {"Tier", "Advanced"}});
+  Json put = Ssm("PutParameter", {{"Name", "/big"},
+                                  {"Type", "String"},
+                                  {"Value", std::string(5000, 'x')},
+                                  {"Tier", "Advanced"}});
   EXPECT_EQ(put["Tier"], "Advanced");
-  EXPECT_EQ(SsmError("PutParameter", {{"Name", "/big"}, {"Value", "x"}, {"Overwrite", true},
-                                      {"Tier", "Standard"}}),
+  EXPECT_EQ(SsmError("PutParameter",
+                     {{"Name", "/big"}, {"Value", "x"}, {"Overwrite", true}, {"Tier", "Standard"}}),
             "ValidationException");
   EXPECT_EQ(SsmError("PutParameter", {{"Name", "/t"}, {"Type", "Number"}, {"Value", "1"}}),
             "ValidationException");
@@ -269,7 +284,8 @@ TEST_F(ParameterStore, SecretsManagerReferenceBridge) {
                                      {"SecretString", R"({"username":"dms","password":"pw"})"}});
   const std::string name = "/aws/reference/secretsmanager/Acme/Orders/dev/DbSecret";
   EXPECT_EQ(SsmError("GetParameter", {{"Name", name}}), "ValidationException");
-  EXPECT_EQ(last_error_, "WithDecryption flag must be True for retrieving a Secret Manager secret.");
+  EXPECT_EQ(last_error_,
+            "WithDecryption flag must be True for retrieving a Secret Manager secret.");
   Json p = Ssm("GetParameter", {{"Name", name}, {"WithDecryption", true}})["Parameter"];
   EXPECT_EQ(p["Name"], name);
   EXPECT_EQ(p["Type"], "SecureString");
@@ -282,11 +298,11 @@ TEST_F(ParameterStore, SecretsManagerReferenceBridge) {
   Sm("PutSecretValue", {{"SecretId", "Acme/Orders/dev/DbSecret"}, {"SecretString", "newer"}});
   EXPECT_EQ(Ssm("GetParameter", {{"Name", name}, {"WithDecryption", true}})["Parameter"]["Value"],
             "newer");
-  EXPECT_EQ(Ssm("GetParameter", {{"Name", name + ":AWSPREVIOUS"}, {"WithDecryption", true}})
-                ["Parameter"]["Value"],
+  EXPECT_EQ(Ssm("GetParameter",
+                {{"Name", name + ":AWSPREVIOUS"}, {"WithDecryption", true}})["Parameter"]["Value"],
             R"({"username":"dms","password":"pw"})");
-  EXPECT_EQ(SsmError("GetParameter", {{"Name", "/aws/reference/secretsmanager/missing"},
-                                      {"WithDecryption", true}}),
+  EXPECT_EQ(SsmError("GetParameter",
+                     {{"Name", "/aws/reference/secretsmanager/missing"}, {"WithDecryption", true}}),
             "ParameterNotFound");
   Json many = Ssm("GetParameters", {{"Names", {name, "/aws/reference/secretsmanager/missing"}},
                                     {"WithDecryption", true}});

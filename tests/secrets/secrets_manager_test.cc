@@ -34,19 +34,21 @@ std::vector<std::string> Stages(const Json& describe, std::string_view version) 
 }
 
 TEST_F(SecretsManager, CreateThenGetByNameFullArnAndPartialArn) {
-  Json created = Sm("CreateSecret", {{"Name", "Acme/Orders/dev/DbSecret"},
-                                     {"ClientRequestToken", kToken1},
-                                     {"SecretString", R"({"username":"dms","password":"s3cr3t!"})"}});
+  Json created =
+      Sm("CreateSecret", {{"Name", "Acme/Orders/dev/DbSecret"},
+                          {"ClientRequestToken", kToken1},
+                          {"SecretString", R"({"username":"dms","password":"s3cr3t!"})"}});
   const std::string arn = created["ARN"];
   EXPECT_EQ(created["Name"], "Acme/Orders/dev/DbSecret");
   EXPECT_EQ(created["VersionId"], kToken1);
-  const std::string prefix = "arn:aws:secretsmanager:us-east-1:000000000000:secret:"
-                             "Acme/Orders/dev/DbSecret-";
+  const std::string prefix =
+      "arn:aws:secretsmanager:us-east-1:000000000000:secret:"
+      "Acme/Orders/dev/DbSecret-";
   ASSERT_EQ(arn.rfind(prefix, 0), 0u) << arn;
   EXPECT_EQ(arn.size(), prefix.size() + 6);
 
-  for (const std::string& id : {std::string("Acme/Orders/dev/DbSecret"), arn,
-                               arn.substr(0, arn.size() - 7)}) {
+  for (const std::string& id :
+       {std::string("Acme/Orders/dev/DbSecret"), arn, arn.substr(0, arn.size() - 7)}) {
     Json got = Sm("GetSecretValue", {{"SecretId", id}});
     EXPECT_EQ(got["SecretString"], R"({"username":"dms","password":"s3cr3t!"})") << id;
     EXPECT_EQ(got["ARN"], arn);
@@ -68,8 +70,8 @@ TEST_F(SecretsManager, SecretBinaryRoundTripsAsBase64) {
   Json got = Sm("GetSecretValue", {{"SecretId", "bin"}});
   EXPECT_FALSE(got.contains("SecretString"));
   EXPECT_EQ(got["SecretBinary"], Base64Encode(bytes));
-  EXPECT_EQ(SmError("CreateSecret", {{"Name", "both"}, {"SecretString", "a"},
-                                     {"SecretBinary", Base64Encode("b")}}),
+  EXPECT_EQ(SmError("CreateSecret",
+                    {{"Name", "both"}, {"SecretString", "a"}, {"SecretBinary", Base64Encode("b")}}),
             "InvalidParameterException");
 }
 
@@ -82,14 +84,15 @@ TEST_F(SecretsManager, PutSecretValueMovesCurrentAndPreviousAndKeepsDeprecatedVe
   EXPECT_EQ(Stages(d, kToken1), std::vector<std::string>{"AWSPREVIOUS"});
   EXPECT_EQ(Stages(d, kToken2), std::vector<std::string>{"AWSCURRENT"});
 
-  Sm("PutSecretValue", {{"SecretId", "s"}, {"ClientRequestToken", kToken3}, {"SecretString", "v3"}});
+  Sm("PutSecretValue",
+     {{"SecretId", "s"}, {"ClientRequestToken", kToken3}, {"SecretString", "v3"}});
   d = Sm("DescribeSecret", {{"SecretId", "s"}});
   EXPECT_FALSE(d["VersionIdsToStages"].contains(kToken1));  // deprecated: no labels
   EXPECT_EQ(Stages(d, kToken2), std::vector<std::string>{"AWSPREVIOUS"});
   EXPECT_EQ(Stages(d, kToken3), std::vector<std::string>{"AWSCURRENT"});
-  EXPECT_EQ(Sm("GetSecretValue", {{"SecretId", "s"}, {"VersionStage", "AWSPREVIOUS"}})
-                ["SecretString"],
-            "v2");
+  EXPECT_EQ(
+      Sm("GetSecretValue", {{"SecretId", "s"}, {"VersionStage", "AWSPREVIOUS"}})["SecretString"],
+      "v2");
   // The deprecated version still answers by VersionId, and is listed only on request.
   EXPECT_EQ(Sm("GetSecretValue", {{"SecretId", "s"}, {"VersionId", kToken1}})["SecretString"],
             "v1");
@@ -112,15 +115,15 @@ TEST_F(SecretsManager, PendingVersionAndUpdateSecretVersionStageAsRotationUsesTh
                                    {"VersionStages", {"AWSPENDING"}}});
   EXPECT_EQ(put["VersionStages"], Json::array({"AWSPENDING"}));
   EXPECT_EQ(Sm("GetSecretValue", {{"SecretId", "r"}})["SecretString"], "old");
-  EXPECT_EQ(Sm("GetSecretValue", {{"SecretId", "r"}, {"VersionStage", "AWSPENDING"}})
-                ["SecretString"],
-            "new");
+  EXPECT_EQ(
+      Sm("GetSecretValue", {{"SecretId", "r"}, {"VersionStage", "AWSPENDING"}})["SecretString"],
+      "new");
 
   // AWSCURRENT sits on version 1: moving it needs RemoveFromVersionId naming that version.
-  EXPECT_EQ(SmError("UpdateSecretVersionStage", {{"SecretId", "r"},
-                                                 {"VersionStage", "AWSCURRENT"},
-                                                 {"MoveToVersionId", kToken2}}),
-            "InvalidParameterException");
+  EXPECT_EQ(
+      SmError("UpdateSecretVersionStage",
+              {{"SecretId", "r"}, {"VersionStage", "AWSCURRENT"}, {"MoveToVersionId", kToken2}}),
+      "InvalidParameterException");
   EXPECT_EQ(SmError("UpdateSecretVersionStage", {{"SecretId", "r"},
                                                  {"VersionStage", "AWSCURRENT"},
                                                  {"MoveToVersionId", kToken2},
@@ -165,7 +168,8 @@ TEST_F(SecretsManager, ClientRequestTokenMakesRetriesIdempotent) {
             "ResourceExistsException");
   EXPECT_EQ(last_error_, "The operation failed because the secret idem already exists.");
 
-  Sm("PutSecretValue", {{"SecretId", "idem"}, {"ClientRequestToken", kToken2}, {"SecretString", "c"}});
+  Sm("PutSecretValue",
+     {{"SecretId", "idem"}, {"ClientRequestToken", kToken2}, {"SecretString", "c"}});
   Json retry = Sm("PutSecretValue",
                   {{"SecretId", "idem"}, {"ClientRequestToken", kToken2}, {"SecretString", "c"}});
   EXPECT_EQ(retry["VersionId"], kToken2);
@@ -176,8 +180,8 @@ TEST_F(SecretsManager, ClientRequestTokenMakesRetriesIdempotent) {
   Json all = Sm("ListSecretVersionIds", {{"SecretId", "idem"}, {"IncludeDeprecated", true}});
   EXPECT_EQ(all["Versions"].size(), 2u);
   EXPECT_EQ(Sm("GetSecretValue", {{"SecretId", "idem"}})["SecretString"], "c");
-  EXPECT_EQ(SmError("PutSecretValue", {{"SecretId", "idem"}, {"ClientRequestToken", "short"},
-                                       {"SecretString", "x"}}),
+  EXPECT_EQ(SmError("PutSecretValue",
+                    {{"SecretId", "idem"}, {"ClientRequestToken", "short"}, {"SecretString", "x"}}),
             "InvalidParameterException");
 }
 
@@ -211,8 +215,9 @@ TEST_F(SecretsManager, DeleteRestoreForceAndPurgeAfterTheRecoveryWindow) {
             "InvalidRequestException");
   EXPECT_EQ(SmError("CreateSecret", {{"Name", "del"}, {"SecretString", "y"}}),
             "InvalidRequestException");
-  EXPECT_EQ(last_error_, "You can't create this secret because a secret with this name is "
-                         "already scheduled for deletion.");
+  EXPECT_EQ(last_error_,
+            "You can't create this secret because a secret with this name is "
+            "already scheduled for deletion.");
   EXPECT_TRUE(Sm("DescribeSecret", {{"SecretId", "del"}}).contains("DeletedDate"));
   EXPECT_EQ(Sm("ListSecrets", Json::object())["SecretList"].size(), 0u);
   EXPECT_EQ(Sm("ListSecrets", {{"IncludePlannedDeletion", true}})["SecretList"].size(), 1u);
@@ -258,7 +263,8 @@ TEST_F(SecretsManager, ListSecretsPagesAndFilters) {
     ASSERT_LT(pages, 10);
   }
   EXPECT_EQ(pages, 3);
-  EXPECT_EQ(names, (std::vector<std::string>{"app/0", "app/1", "app/2", "app/3", "app/4", "other"}));
+  EXPECT_EQ(names,
+            (std::vector<std::string>{"app/0", "app/1", "app/2", "app/3", "app/4", "other"}));
 
   // One Json per filter (a braced single element would not become an array).
   auto filtered = [&](std::vector<Json> filters) {
@@ -278,20 +284,20 @@ TEST_F(SecretsManager, ListSecretsPagesAndFilters) {
   EXPECT_EQ(filtered({F("tag-key", "team"), F("tag-value", "!green")}),
             (std::vector<std::string>{"app/1", "app/3"}));
   EXPECT_EQ(filtered({F("all", "special")}), std::vector<std::string>{"app/3"});
-  EXPECT_EQ(SmError("ListSecrets",
-                    {{"Filters", Json::array({{{"Key", "colour"}, {"Values", {"x"}}}})}}),
-            "InvalidParameterException");
+  EXPECT_EQ(
+      SmError("ListSecrets", {{"Filters", Json::array({{{"Key", "colour"}, {"Values", {"x"}}}})}}),
+      "InvalidParameterException");
   EXPECT_EQ(SmError("ListSecrets", {{"NextToken", "garbage"}}), "InvalidNextTokenException");
-  Json entry = Sm("ListSecrets",
-                  {{"Filters", Json::array({{{"Key", "name"}, {"Values", {"other"}}}})}})
-                   ["SecretList"][0];
+  Json entry =
+      Sm("ListSecrets",
+         {{"Filters", Json::array({{{"Key", "name"}, {"Values", {"other"}}}})}})["SecretList"][0];
   EXPECT_TRUE(entry.contains("SecretVersionsToStages"));
   EXPECT_FALSE(entry.contains("SecretString"));
 }
 
 TEST_F(SecretsManager, TagsAndDescribe) {
-  Sm("CreateSecret", {{"Name", "t"}, {"SecretString", "v"},
-                      {"Tags", {{{"Key", "a"}, {"Value", "1"}}}}});
+  Sm("CreateSecret",
+     {{"Name", "t"}, {"SecretString", "v"}, {"Tags", {{{"Key", "a"}, {"Value", "1"}}}}});
   Sm("TagResource", {{"SecretId", "t"},
                      {"Tags", {{{"Key", "a"}, {"Value", "2"}}, {{"Key", "b"}, {"Value", "3"}}}}});
   Json d = Sm("DescribeSecret", {{"SecretId", "t"}});
@@ -314,8 +320,8 @@ TEST_F(SecretsManager, GetRandomPasswordHonoursEveryOption) {
   EXPECT_EQ(p.size(), 32u);
   EXPECT_EQ(p.find(' '), std::string::npos);
   for (int i = 0; i < 20; ++i) {
-    p = Sm("GetRandomPassword", {{"PasswordLength", 4}, {"ExcludeCharacters", "/@\"'\\"}})
-            ["RandomPassword"];
+    p = Sm("GetRandomPassword",
+           {{"PasswordLength", 4}, {"ExcludeCharacters", "/@\"'\\"}})["RandomPassword"];
     ASSERT_EQ(p.size(), 4u);
     EXPECT_EQ(p.find_first_of("/@\"'\\"), std::string::npos) << p;
     // One of each included type: upper, lower, digit, punctuation.
@@ -340,15 +346,16 @@ TEST_F(SecretsManager, GetRandomPasswordHonoursEveryOption) {
   EXPECT_EQ(SmError("GetRandomPassword", {{"PasswordLength", 4097}}), "InvalidParameterException");
   EXPECT_EQ(SmError("GetRandomPassword", {{"PasswordLength", 2}}), "InvalidParameterException");
   std::set<std::string> distinct;
-  for (int i = 0; i < 10; ++i) distinct.insert(Sm("GetRandomPassword", Json::object())["RandomPassword"]);
+  for (int i = 0; i < 10; ++i)
+    distinct.insert(Sm("GetRandomPassword", Json::object())["RandomPassword"]);
   EXPECT_EQ(distinct.size(), 10u);
 }
 
 TEST_F(SecretsManager, ValuesAreEncryptedAtRestAndBoundToTheirRow) {
   Sm("CreateSecret", {{"Name", "one"}, {"SecretString", "plaintext-one-value"}});
   Sm("CreateSecret", {{"Name", "two"}, {"SecretString", "plaintext-two-value"}});
-  const std::string dump = Scalar(
-      "SELECT string_agg(encode(ciphertext, 'escape'), '|') FROM secretsmanager.versions");
+  const std::string dump =
+      Scalar("SELECT string_agg(encode(ciphertext, 'escape'), '|') FROM secretsmanager.versions");
   EXPECT_EQ(dump.find("plaintext-one"), std::string::npos);
   EXPECT_EQ(Scalar("SELECT count(DISTINCT key_id) FROM secretsmanager.versions"), "1");
   // Swap the two ciphertexts: each now sits on the other's row and must not decrypt.
@@ -377,7 +384,9 @@ TEST_F(SecretsManager, NoSecretValueInLogsOrErrors) {
   Sm("DescribeSecret", {{"SecretId", "logged"}});
   Ssm("PutParameter", {{"Name", "/p/secure"}, {"Type", "SecureString"}, {"Value", value}});
   Ssm("GetParameter", {{"Name", "/p/secure"}, {"WithDecryption", true}});
-  SsmError("PutParameter", {{"Name", "/p/pattern"}, {"Type", "SecureString"}, {"Value", value},
+  SsmError("PutParameter", {{"Name", "/p/pattern"},
+                            {"Type", "SecureString"},
+                            {"Value", value},
                             {"AllowedPattern", "^[0-9]+$"}});
   EXPECT_EQ(last_error_.find(value), std::string::npos) << last_error_;
   const std::string logs = Logs();
@@ -426,9 +435,9 @@ TEST_F(SecretsManager, DeprecatedVersionsArePrunedPastAHundredOnceADayOld) {
   EXPECT_EQ(Scalar("SELECT count(*) FROM secretsmanager.versions"), "100");
   // The labelled versions survive; the oldest deprecated ones went first.
   EXPECT_EQ(Sm("GetSecretValue", {{"SecretId", "many"}})["SecretString"], "latest");
-  EXPECT_EQ(Sm("GetSecretValue", {{"SecretId", "many"}, {"VersionStage", "AWSPREVIOUS"}})
-                ["SecretString"],
-            "v104");
+  EXPECT_EQ(
+      Sm("GetSecretValue", {{"SecretId", "many"}, {"VersionStage", "AWSPREVIOUS"}})["SecretString"],
+      "v104");
   Json all = Sm("ListSecretVersionIds",
                 {{"SecretId", "many"}, {"IncludeDeprecated", true}, {"MaxResults", 100}});
   EXPECT_EQ(all["Versions"].size(), 100u);
