@@ -72,10 +72,11 @@ Status PrepareDataDir(const std::string& data_dir) {
        p = p.parent_path()) {
     if (stat(p.c_str(), &st) != 0) return Status::FromErrno("stat " + p.string(), errno);
     if ((st.st_mode & S_IXOTH) == 0) {
-      return Status::InvalidArgument("the catalog's PostgreSQL runs as an unprivileged user, "
-                                     "which cannot traverse " + p.string() +
-                                     " (mode " + fmt::format("{:o}", st.st_mode & 07777) +
-                                     "); choose a data directory below traversable directories");
+      return Status::InvalidArgument(
+          "the catalog's PostgreSQL runs as an unprivileged user, "
+          "which cannot traverse " +
+          p.string() + " (mode " + fmt::format("{:o}", st.st_mode & 07777) +
+          "); choose a data directory below traversable directories");
     }
   }
   return Status::Ok();
@@ -175,9 +176,10 @@ Status Catalog::Migrate(std::string_view component, const std::vector<Migration>
             [](const Migration* a, const Migration* b) { return a->version < b->version; });
   for (size_t i = 0; i < ordered.size(); ++i) {
     if (ordered[i]->version < 1 || (i > 0 && ordered[i]->version == ordered[i - 1]->version)) {
-      return Status::Internal(fmt::format("component {}: migration versions must be unique and "
-                                          ">= 1 (version {})",
-                                          component, ordered[i]->version));
+      return Status::Internal(
+          fmt::format("component {}: migration versions must be unique and "
+                      ">= 1 (version {})",
+                      component, ordered[i]->version));
     }
   }
   const int newest_known = ordered.empty() ? 0 : ordered.back()->version;
@@ -265,8 +267,7 @@ Status Catalog::InTransaction(const std::function<Status(pg::Connection&)>& work
       }
     }
     if (attempt == 0 && IsRetryable(last)) {
-      spdlog::debug("[catalog] transaction failed transiently, retrying once: {}",
-                    last.ToString());
+      spdlog::debug("[catalog] transaction failed transiently, retrying once: {}", last.ToString());
       continue;
     }
     return last;

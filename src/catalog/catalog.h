@@ -35,7 +35,8 @@ struct Options {
 
 class Catalog;
 
-// A pooled connection, returned to the pool when destroyed (a dead one is dropped instead).
+// A pooled connection, returned to the pool when destroyed (a dead one, or one left inside a
+// transaction, is closed instead). A Lease must not outlive its Catalog.
 class Lease {
  public:
   Lease(Lease&&) noexcept;

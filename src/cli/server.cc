@@ -9,6 +9,8 @@
 //   DIR/buckets/         the S3 buckets (objectstore::OpenDiskStore)
 //   DIR/multipart/       parts of multipart uploads in progress
 //   DIR/catalog/         the catalog's private PostgreSQL (unless --catalog-url)
+//   DIR/master.key       the key secrets and SecureStrings are encrypted with, 0600 (unless
+//                        OPENDMS_MASTER_KEY gives it)
 #include <signal.h>
 #include <sys/stat.h>
 
@@ -17,12 +19,14 @@
 #include <filesystem>
 #include <fstream>
 #include <memory>
+#include <optional>
 #include <vector>
 
 #include "api/api.h"
 #include "catalog/catalog.h"
 #include "cli/commands.h"
 #include "dms/dms.h"
+#include "secrets/secrets.h"
 #include "objectstore/objectstore.h"
 
 namespace opendms::cli {
@@ -158,6 +162,12 @@ class ServerMain {
     catalog_options.data_dir = dir.string();
     catalog_options.url = config.catalog_url;
     ASSIGN_OR_RETURN(main->catalog_, catalog::Catalog::Open(catalog_options));
+    ASSIGN_OR_RETURN(main->master_key_, secrets::MasterKey::Load(dir.string()));
+    ASSIGN_OR_RETURN(main->secrets_manager_,
+                     secrets::SecretsManagerService::Create(*main->catalog_, *main->master_key_));
+    ASSIGN_OR_RETURN(main->parameter_store_,
+                     secrets::ParameterStoreService::Create(*main->catalog_, *main->master_key_,
+                                                            *main->secrets_manager_));
     dms::Options dms_options;
     dms_options.context.region = config.region;
     ASSIGN_OR_RETURN(main->dms_, dms::DmsService::Create(*main->catalog_, *main->buckets_,
@@ -179,7 +189,8 @@ class ServerMain {
     options.root = root;
     options.region = config.region;
     main->server_ = std::make_unique<api::Server>(options);
-    for (const auto& service : main->json_services_) main->server_->RegisterJsonService(*service);
+    main->server_->RegisterJsonService(*main->secrets_manager_);
+    main->server_->RegisterJsonService(*main->parameter_store_);
     main->server_->RegisterJsonService(*main->dms_);
     if (main->s3_handler_) main->server_->SetS3Handler(*main->s3_handler_);
     return main;
@@ -195,7 +206,8 @@ class ServerMain {
     if (dms_) dms_->Shutdown();  // tasks stop at a checkpoint and resume at the next start
     dms_.reset();
     s3_handler_.reset();
-    json_services_.clear();
+    parameter_store_.reset();
+    secrets_manager_.reset();
     catalog_.reset();  // stops the private PostgreSQL
     buckets_.reset();
   }
@@ -207,16 +219,17 @@ class ServerMain {
   ServerMain() = default;
   // A target endpoint's SecretsManagerSecretId, resolved through this server's Secrets Manager.
   dms::SecretResolver SecretResolver() {
-    return [](std::string_view secret_id, const CallContext&) -> Result<std::string> {
-      return Status::Aws(ErrorCode::kNotFound, "ResourceNotFoundException",
-                         "Secrets Manager can't find the specified secret: " +
-                             std::string(secret_id));
+    secrets::SecretsManagerService* secrets = secrets_manager_.get();
+    return [secrets](std::string_view secret_id, const CallContext& context) {
+      return secrets->CurrentSecretString(secret_id, context);
     };
   }
 
   std::unique_ptr<objectstore::ObjectStore> buckets_;  // DIR/buckets
   std::unique_ptr<catalog::Catalog> catalog_;
-  std::vector<std::unique_ptr<JsonService>> json_services_;  // Secrets Manager, SSM, DMS
+  std::optional<secrets::MasterKey> master_key_;
+  std::unique_ptr<secrets::SecretsManagerService> secrets_manager_;
+  std::unique_ptr<secrets::ParameterStoreService> parameter_store_;
   std::unique_ptr<api::Handler> s3_handler_;                 // REST-XML over buckets_
   std::unique_ptr<dms::DmsService> dms_;
   std::unique_ptr<api::Server> server_;

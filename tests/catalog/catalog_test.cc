@@ -5,6 +5,9 @@
 
 #include <gtest/gtest.h>
 
+#include <sys/stat.h>
+#include <unistd.h>
+
 #include <atomic>
 #include <thread>
 
@@ -56,6 +59,11 @@ TEST(CatalogPrivateCluster, StartsMigratesAndKeepsStateAcrossRestartAndServerCra
     EXPECT_NE(catalog.conninfo().find(catalog.local_cluster()->socket_dir()), std::string::npos);
     EXPECT_EQ(ScalarOf(catalog, "SHOW listen_addresses"), "");
     EXPECT_EQ(ScalarOf(catalog, "SELECT current_database()"), "opendms");
+    if (geteuid() == 0) {  // PostgreSQL refuses root: the cluster belongs to an unprivileged user
+      struct stat st;
+      ASSERT_EQ(stat((data_dir + "/catalog").c_str(), &st), 0);
+      EXPECT_NE(st.st_uid, 0u);
+    }
 
     ASSERT_TRUE(catalog.Migrate("widgets", kWidgetMigrations).ok());
     ASSERT_TRUE(catalog
@@ -98,8 +106,7 @@ class CatalogUrl : public PgTest {
   void SetUp() override {
     PgTest::SetUp();
     if (HasFatalFailure()) return;
-    Result<std::unique_ptr<Catalog>> opened =
-        Catalog::Open(UrlOptions(params_.ToConnInfo()));
+    Result<std::unique_ptr<Catalog>> opened = Catalog::Open(UrlOptions(params_.ToConnInfo()));
     ASSERT_TRUE(opened.ok()) << opened.status().ToString();
     catalog_ = std::move(opened).value();
   }
@@ -187,11 +194,10 @@ TEST_F(CatalogUrl, RefusesADatabaseMigratedByANewerVersion) {
 
 TEST_F(CatalogUrl, InTransactionCommitsOrRollsBack) {
   ASSERT_TRUE(conn().Execute("CREATE TABLE t (n int)").ok());
-  ASSERT_TRUE(catalog_
-                  ->InTransaction([](pg::Connection& c) {
-                    return c.Execute("INSERT INTO t VALUES (1)");
-                  })
-                  .ok());
+  ASSERT_TRUE(
+      catalog_
+          ->InTransaction([](pg::Connection& c) { return c.Execute("INSERT INTO t VALUES (1)"); })
+          .ok());
   int calls = 0;
   Status st = catalog_->InTransaction([&](pg::Connection& c) {
     ++calls;
