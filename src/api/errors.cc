@@ -53,6 +53,7 @@ constexpr std::array kJsonStatuses{
     CodeStatus{"InvalidSignatureException", 403},
     CodeStatus{"UnrecognizedClientException", 403},
     CodeStatus{"AccessDeniedException", 400},
+    CodeStatus{"DecryptionFailure", 400},  // AWS answers 400 (no retry) for a value it cannot decrypt
     CodeStatus{"InternalFailure", 500},
     CodeStatus{"InternalServiceError", 500},
     CodeStatus{"InternalServerError", 500},

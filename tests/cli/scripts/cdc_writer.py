@@ -95,7 +95,9 @@ for n in range(1, args.objects + 1):
         else:
             key = rnd.choice(list(rows))
             lines.append(csv_line(["D", "orders", "public"] + rows.pop(key)))
-    put("sales/changes/CDC%08d.csv" % n, "".join(lines).encode())
+    # The lab's endpoint has IgnoreHeaderRows 1, which applies to change objects too.
+    put("sales/changes/CDC%08d.csv" % n,
+        ("operation,table,schema,values\n" + "".join(lines)).encode())
     if args.progress:
         with open(args.progress + ".tmp", "w") as f:
             f.write(str(n))
