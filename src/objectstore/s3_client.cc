@@ -442,6 +442,12 @@ class S3Client : public ObjectStore {
   Result<std::unique_ptr<ObjectWriter>> OpenWriter(std::string_view bucket, std::string_view key,
                                                    const PutOptions& options) override {
     RETURN_IF_ERROR(ValidateBucketAndKey(bucket, key));
+    // Refused when opened, as the other stores do, not after the bytes were spooled.
+    ASSIGN_OR_RETURN(bool exists, BucketExists(bucket));
+    if (!exists) {
+      return Status::Aws(ErrorCode::kNotFound, "NoSuchBucket",
+                         "no such bucket: " + std::string(bucket));
+    }
     std::FILE* spool = std::tmpfile();
     if (spool == nullptr) return Status::FromErrno("creating a spool file for " + ObjectUrl(bucket, key), errno);
     return std::unique_ptr<ObjectWriter>(

@@ -260,6 +260,21 @@ class CliTest : public testing::PgTest {
     return out;
   }
   // The first value of `sql`'s first row on db(); "" (and a failure) when there is none.
+  // Client sessions on the test's database (the test's own included).
+  int64_t BackendsOfThisDatabase() {
+    return std::stoll(Value("SELECT count(*) FROM pg_stat_activity WHERE datname = "
+                            "current_database() AND backend_type = 'client backend'"));
+  }
+  // Waits (up to 30 s) until no more than `n` client sessions remain: a killed process's
+  // backends have finished what they were doing and exited.
+  bool WaitForBackendsAtMost(int64_t n) {
+    for (int i = 0; i < 3000; ++i) {
+      if (BackendsOfThisDatabase() <= n) return true;
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    }
+    return false;
+  }
+
   std::string Value(std::string_view sql,
                     const std::vector<std::optional<std::string>>& args = {}) {
     auto rows = Rows(sql, args);

@@ -606,6 +606,7 @@ TEST_F(CrashCli, SigkillAtRandomPointsAndResumeLosesAndDuplicatesNothing) {
     const bool fresh = before.tables_planned == 0 && !before.cdc_state;
     const int mode = static_cast<int>(gen_->Pick(2));  // batch or transactional apply
     const std::string since = ServerNow();
+    const int64_t own_backends = BackendsOfThisDatabase();
     TaskProcess p = Start(source_, tasks[mode],
                           {"--start-type", fresh ? "start-replication" : "resume-processing"},
                           "run" + std::to_string(run));
@@ -638,6 +639,9 @@ TEST_F(CrashCli, SigkillAtRandomPointsAndResumeLosesAndDuplicatesNothing) {
     Outcome o = p.Kill();
     ASSERT_EQ(o.signal, SIGKILL) << "run " << run << " ended before it was killed:\n"
                                  << o.Describe();
+    // A COMMIT the process sent just before it died may still complete on the server: look only
+    // once its sessions are gone, so that every query below sees the same committed state.
+    ASSERT_TRUE(WaitForBackendsAtMost(own_backends)) << "run " << run << ": sessions linger";
     const Progress after = Observe(id);
     const Phase landed = phase_of(after);
     ++kills[landed];
