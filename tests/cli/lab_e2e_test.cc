@@ -264,6 +264,19 @@ TEST_F(LabE2ETest, TheLabMigratesFiveTablesWithTheAwsCli) {
   EXPECT_EQ(tasks["ReplicationTasks"][0]["StopReason"], "Stop Reason FULL_LOAD_ONLY_FINISHED");
   // The endpoint never echoes a password.
   EXPECT_EQ(Aws("dms describe-endpoints").output.find(params_.password), std::string::npos);
+
+  // `opendms logs` reads the task's lines from the running server's catalog.
+  ShellResult logs = Shell(std::string(OPENDMS_BINARY) + " logs lab-sales --data-dir " +
+                           ShellQuote(data_dir().string()));
+  ASSERT_EQ(logs.exit_code, 0) << logs.output;
+  EXPECT_NE(logs.output.find("[TASK_MANAGER   ]I:"), std::string::npos) << logs.output;
+  EXPECT_NE(logs.output.find("Load finished for table 'public.orders' (3000 rows)"),
+            std::string::npos)
+      << logs.output;
+  ShellResult unknown = Shell(std::string(OPENDMS_BINARY) + " logs no-such-task --data-dir " +
+                              ShellQuote(data_dir().string()));
+  EXPECT_EQ(unknown.exit_code, 1) << unknown.output;
+  EXPECT_NE(unknown.output.find("no-such-task"), std::string::npos) << unknown.output;
 }
 
 TEST_F(LabE2ETest, ResponseShapesMatchMotoServer) {
