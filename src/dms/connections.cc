@@ -41,17 +41,14 @@ Result<Json> DmsService::Impl::TestConnection(const Json& in, const CallContext&
   Background([this, instance_arn, endpoint, ctx] {
     std::string failure;
     if (endpoint.doc.value("EndpointType", "") == "SOURCE") {
+      // The bucket must be listable where the task will read it; a remote S3 gets one retry
+      // so that an unreachable endpoint fails the test quickly.
       auto parsed = engine::ParseSourceEndpoint(endpoint.input);
-      if (!parsed.ok()) {
-        failure = parsed.status().message();
-      } else {
-        auto exists = store_.BucketExists(parsed->s3.bucket_name);
-        if (!exists.ok()) {
-          failure = "bucket " + parsed->s3.bucket_name + ": " + exists.status().message();
-        } else if (!*exists) {
-          failure = "S3 bucket " + parsed->s3.bucket_name + " does not exist";
-        }
-      }
+      auto source = parsed.ok() ? OpenSourceStore(*parsed, ctx, /*max_retries=*/1)
+                                : Result<SourceStore>(parsed.status());
+      Status checked =
+          source.ok() ? CheckSourceBucket(*source, parsed->s3.bucket_name) : source.status();
+      if (!checked.ok()) failure = checked.message();
     } else {
       auto doc = TargetDocument(endpoint, ctx);
       auto target = doc.ok() ? engine::ParseTargetEndpoint(*doc)

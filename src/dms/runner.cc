@@ -194,7 +194,9 @@ Status DmsService::Impl::Launch(const TaskRecord& task, engine::StartType start_
   run->task_arn = task.arn;
   run->task_id = task.identifier;
   run->instance_arn = task.instance_arn;
-  run->bucket = parsed->s3.bucket_name;
+  // Only the server's own buckets announce new objects (NotifyObjectWritten); a remote bucket
+  // of the same name is another bucket, and its changes are found by polling.
+  if (!parsed->connection.remote()) run->bucket = parsed->s3.bucket_name;
   run->start_type = start_type;
   run->fallback_start_type = fallback;
   run->context = ctx;
@@ -350,6 +352,16 @@ void DmsService::Impl::RunMain(Run& run) {
     }
   }
   if (!def.ok()) return fail_before_start(def.status().message());
+  {
+    auto source = OpenSourceStore(def->source, run.context,
+                                  objectstore::S3ClientOptions{}.max_retries);
+    if (!source.ok()) return fail_before_start(source.status().message());
+    if (source->remote()) {
+      spdlog::info("[dms] task {}: reads {}", run.task_id,
+                   source->Where(def->source.s3.bucket_name));
+    }
+    run.source = std::move(source).value();
+  }
   if (klass != nullptr) {
     int& subtasks = def->task.settings.max_full_load_subtasks;
     subtasks = std::min(subtasks, klass->max_full_load_subtasks);
@@ -382,7 +394,7 @@ void DmsService::Impl::RunMain(Run& run) {
   for (int attempt = 0; attempt < 2; ++attempt) {
     {
       std::lock_guard publish(run.publish_mu);
-      run.task = std::make_unique<engine::ReplicationTask>(*def, store_, options);
+      run.task = std::make_unique<engine::ReplicationTask>(*def, *run.source.store, options);
       if (run.stop_requested) run.task->RequestStop();
     }
     result = run.task->Run();

@@ -185,6 +185,12 @@ Result<Json> EndpointDoc(const std::string& arn, const Json& input) {
     auto parsed = engine::ParseSourceEndpoint(input);
     if (!parsed.ok()) return InvalidParameter(parsed.status().message());
     const engine::S3SourceSettings& s3 = parsed->s3;
+    // A remote S3's connection fields, as for a database endpoint (never the Password).
+    if (const engine::S3SourceConnection& c = parsed->connection; c.remote()) {
+      doc["ServerName"] = c.server_name;
+      if (c.port != 0) doc["Port"] = c.port;
+      if (!c.username.empty()) doc["Username"] = c.username;
+    }
     if (input.contains("ExtraConnectionAttributes")) {
       doc["ExtraConnectionAttributes"] = input["ExtraConnectionAttributes"];
     }

@@ -53,6 +53,20 @@ struct EndpointRecord {
   Json input;  // CreateEndpoint-shaped input with modifications merged (holds the password)
 };
 
+// The bucket store a source endpoint reads (source_store.cc).
+struct SourceStore {
+  objectstore::ObjectStore* store = nullptr;        // the server's own store, or *owned
+  std::unique_ptr<objectstore::ObjectStore> owned;  // the S3Client of a remote bucket
+  std::string endpoint_url;                         // a remote bucket's S3; "" = local
+  bool remote() const { return !endpoint_url.empty(); }
+  // "S3 bucket landing" or "S3 bucket landing at http://host:9000", for messages.
+  std::string Where(std::string_view bucket) const;
+};
+
+// Ok when `bucket` can be listed; otherwise NotFound ("… does not exist") or the store's error,
+// naming the bucket and the remote endpoint.
+Status CheckSourceBucket(const SourceStore& source, std::string_view bucket);
+
 class DmsService::Impl {
  public:
   Impl(catalog::Catalog& catalog, objectstore::ObjectStore& store, SecretResolver resolver,
@@ -69,10 +83,14 @@ class DmsService::Impl {
  private:
   // One StartReplicationTask (or resume at Start()) in flight.
   struct Run {
+    // `bucket`: the local bucket whose new objects wake the run ("" when it reads a remote S3,
+    // which is polled).
     std::string task_arn, task_id, instance_arn, bucket;
     engine::StartType start_type = engine::StartType::kStartReplication;
     std::optional<engine::StartType> fallback_start_type;  // when a resume finds nothing to resume
     CallContext context;
+    // What the task reads; declared before `task`, which refers to it, so it outlives the task.
+    SourceStore source;
     std::shared_ptr<engine::WakeSignal> wake = std::make_shared<engine::WakeSignal>();
     std::atomic<bool> stop_requested{false};
     std::atomic<bool> finished{false};
@@ -140,6 +158,11 @@ class DmsService::Impl {
   Result<engine::TaskDefinition> BuildDefinition(pg::Connection& conn, const TaskRecord& task,
                                                  const CallContext& ctx, bool* uses_secret);
   Result<Json> TargetDocument(const EndpointRecord& target, const CallContext& ctx);
+  // The store `source` reads (source_store.cc): store_, or an S3Client on its remote S3 whose
+  // transient failures are retried `max_retries` times. Errors name the endpoint (and the
+  // secret its credentials come from), never a secret value.
+  Result<SourceStore> OpenSourceStore(const engine::SourceEndpoint& source,
+                                      const CallContext& ctx, int max_retries);
   // Writes the run's snapshot to the catalog (and new log lines). `final`: the run ended.
   void Publish(Run& run, bool final);
   void MonitorMain();

@@ -221,6 +221,103 @@ Result<std::string> UnescapeCsvDelimiter(std::string_view text, std::string_view
 // Endpoints
 // ---------------------------------------------------------------------------------------------
 
+namespace {
+
+// Checks an S3 source's connection fields and resolves endpoint_url.
+Status ResolveS3SourceConnection(S3SourceConnection& c) {
+  if (!c.remote()) {
+    const char* stray = !c.username.empty()                  ? "Username"
+                        : !c.password.empty()                ? "Password"
+                        : c.port != 0                        ? "Port"
+                        : !c.secrets_manager_secret_id.empty()
+                            ? "ExtraConnectionAttributes secretsManagerSecretId"
+                            : nullptr;
+    if (stray != nullptr) {
+      return Status::InvalidArgument(std::string(stray) +
+                                     " is set but ServerName is not: an S3 source reads a remote "
+                                     "S3 only when ServerName names its endpoint");
+    }
+    return Status::Ok();
+  }
+  // ServerName: [http(s)://]host[:port], nothing more.
+  std::string_view rest = c.server_name;
+  std::string scheme;
+  for (std::string_view s : {"http://", "https://"}) {
+    if (rest.size() >= s.size() && ToLower(rest.substr(0, s.size())) == s) {
+      scheme = std::string(s.substr(0, s.size() - 3));
+      rest.remove_prefix(s.size());
+    }
+  }
+  auto bad_server = [&](std::string_view why) {
+    return Status::InvalidArgument("ServerName \"" + c.server_name + "\" is not an S3 endpoint (" +
+                                   std::string(why) +
+                                   "); give host, host:port or http(s)://host[:port]");
+  };
+  if (rest.find_first_of("/?#@ ") != std::string_view::npos) {
+    return bad_server("no path, query, user or space allowed");
+  }
+  std::string_view host = rest, port_text;
+  if (rest.starts_with('[')) {  // [IPv6]:port
+    const size_t close = rest.find(']');
+    if (close == std::string_view::npos) return bad_server("unclosed [");
+    host = rest.substr(0, close + 1);
+    if (close + 1 < rest.size()) {
+      if (rest[close + 1] != ':') return bad_server("text after ]");
+      port_text = rest.substr(close + 2);
+    }
+  } else if (const size_t colon = rest.rfind(':'); colon != std::string_view::npos) {
+    host = rest.substr(0, colon);
+    port_text = rest.substr(colon + 1);
+    if (port_text.empty()) return bad_server("empty port");
+  }
+  if (host.empty() || host == "[]") return bad_server("no host");
+  if (!port_text.empty()) {
+    if (port_text.size() > 5 || !std::all_of(port_text.begin(), port_text.end(), ::isdigit)) {
+      return bad_server("port is not a number");
+    }
+    const int in_name = std::stoi(std::string(port_text));
+    if (in_name < 1 || in_name > 65535) return bad_server("port out of range");
+    if (c.port != 0 && c.port != in_name) {
+      return Status::InvalidArgument("Port " + std::to_string(c.port) +
+                                     " disagrees with the port in ServerName \"" + c.server_name +
+                                     "\"");
+    }
+    c.port = in_name;
+  }
+  const std::string ssl = ToLower(c.ssl_mode);
+  if (ssl != "none" && ssl != "require" && ssl != "verify-ca" && ssl != "verify-full") {
+    return Status::InvalidArgument("SslMode \"" + c.ssl_mode +
+                                   "\" is not one of none, require, verify-ca, verify-full");
+  }
+  if (scheme.empty()) scheme = ssl == "none" ? "http" : "https";
+  c.endpoint_url = scheme + "://" + std::string(host);
+  if (c.port != 0) c.endpoint_url += ":" + std::to_string(c.port);
+
+  const bool has_keys = !c.username.empty() || !c.password.empty();
+  if (has_keys && !c.secrets_manager_secret_id.empty()) {
+    return Status::InvalidArgument(
+        "give the remote S3's credentials either as Username/Password or as "
+        "ExtraConnectionAttributes secretsManagerSecretId, not both");
+  }
+  if (!has_keys && c.secrets_manager_secret_id.empty()) {
+    return Status::InvalidArgument(
+        "ServerName names a remote S3, which needs credentials: Username (access key id) and "
+        "Password (secret access key), or ExtraConnectionAttributes secretsManagerSecretId");
+  }
+  if (has_keys && (c.username.empty() || c.password.empty())) {
+    return Status::InvalidArgument(std::string(c.username.empty() ? "Username" : "Password") +
+                                   " is required with " +
+                                   (c.username.empty() ? "Password" : "Username") +
+                                   " (the remote S3's access key id and secret access key)");
+  }
+  if (c.region.empty()) {
+    return Status::InvalidArgument("ExtraConnectionAttributes region must not be empty");
+  }
+  return Status::Ok();
+}
+
+}  // namespace
+
 Result<SourceEndpoint> ParseSourceEndpoint(const Json& doc) {
   if (!doc.is_object()) return Status::InvalidArgument("endpoint document must be an object");
   RETURN_IF_ERROR(CheckKnownKeys(doc, kEndpointKeys, "CreateEndpoint input"));
@@ -258,6 +355,17 @@ Result<SourceEndpoint> ParseSourceEndpoint(const Json& doc) {
         s3.service_access_role_arn = value;
       } else if (name == "externaltabledefinition") {
         s3.external_table_definition = value;
+      } else if (name == "region") {
+        ep.connection.region = value;
+      } else if (name == "secretsmanagersecretid") {
+        ep.connection.secrets_manager_secret_id = value;
+      } else if (name == "addressingstyle") {
+        const std::string style = ToLower(value);
+        if (style != "path" && style != "virtual") {
+          return Status::InvalidArgument(path + " must be path or virtual, got \"" + value +
+                                         "\"");
+        }
+        ep.connection.path_style = style == "path";
       } else {
         spdlog::warn(
             "[config] endpoint {}: ExtraConnectionAttributes \"{}\" is not used by an S3 "
@@ -271,6 +379,13 @@ Result<SourceEndpoint> ParseSourceEndpoint(const Json& doc) {
   }
   RETURN_IF_ERROR(
       ReadString(doc, "ServiceAccessRoleArn", "ServiceAccessRoleArn", s3.service_access_role_arn));
+  S3SourceConnection& connection = ep.connection;
+  RETURN_IF_ERROR(ReadString(doc, "ServerName", "ServerName", connection.server_name));
+  RETURN_IF_ERROR(ReadInt(doc, "Port", "Port", connection.port, 1, 65535));
+  RETURN_IF_ERROR(ReadString(doc, "SslMode", "SslMode", connection.ssl_mode));
+  RETURN_IF_ERROR(ReadString(doc, "Username", "Username", connection.username));
+  RETURN_IF_ERROR(ReadString(doc, "Password", "Password", connection.password));
+  RETURN_IF_ERROR(ResolveS3SourceConnection(connection));
 
   if (const Json* settings = Find(doc, "S3Settings")) {
     if (!settings->is_object()) return Status::InvalidArgument("S3Settings must be an object");

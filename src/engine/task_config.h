@@ -34,9 +34,35 @@ struct S3SourceSettings {
   std::string expected_bucket_owner;      // kept; checked by the object store if it can
 };
 
+// Where an S3 source's bucket lives. DMS's S3Settings have no endpoint URL (on AWS the bucket is
+// always on AWS), so opendms reads the endpoint's top-level connection fields: a ServerName makes
+// the bucket remote (any S3: AWS, MinIO, Ceph, another opendms); without one the bucket is in
+// this server's own store (or run-task's --store / --s3-endpoint). docs/compatibility.md.
+struct S3SourceConnection {
+  // ServerName as given: "host", "host:port" or "http(s)://host[:port]"; "" = local bucket.
+  std::string server_name;
+  int port = 0;  // Port; 0 = the one in server_name, else the scheme's
+  // SslMode: a bare host is reached over https unless it is "none" (the default).
+  std::string ssl_mode = "none";
+  // Credentials: Username/Password (access key id / secret access key), or
+  // ExtraConnectionAttributes secretsManagerSecretId (a secret of this server holding
+  // {"accessKeyId", "secretAccessKey"[, "sessionToken"]}), exactly one of the two.
+  std::string username, password;
+  std::string secrets_manager_secret_id;
+  std::string region = "us-east-1";  // ExtraConnectionAttributes region
+  bool path_style = true;            // ExtraConnectionAttributes addressingStyle=path|virtual
+
+  // Resolved from the fields above by ParseSourceEndpoint: "http://host:port" (scheme, host and
+  // port, no path), what objectstore::S3ClientOptions::endpoint_url takes.
+  std::string endpoint_url;
+
+  bool remote() const { return !server_name.empty(); }
+};
+
 struct SourceEndpoint {
   std::string identifier, engine_name;  // engine "s3"
   S3SourceSettings s3;
+  S3SourceConnection connection;
 };
 
 struct TargetEndpoint {
@@ -64,6 +90,9 @@ struct TargetEndpoint {
 //    as a JSON string (the API form) or an object (convenience);
 //  - ExtraConnectionAttributes ("name=value;…") for the same settings, overridden by the
 //    settings objects;
+//  - for an S3 source, ServerName/Port/SslMode/Username/Password and the ECAs region,
+//    secretsManagerSecretId and addressingStyle name a remote S3 (S3SourceConnection); they are
+//    refused without a ServerName, and a ServerName needs exactly one kind of credentials;
 //  - EndpointType must be source/target (case-insensitive) and match the function called.
 // Unknown top-level parameters are rejected as the CLI does. Errors are InvalidArgument and name
 // the field: "S3Settings.BucketName is required".
