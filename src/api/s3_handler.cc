@@ -87,6 +87,27 @@ std::string Lower(std::string_view s) {
   return out;
 }
 
+// Whether an If-Match / If-None-Match value ("*", or a comma-separated list of quoted, possibly
+// weak, ETags) names `etag` (unquoted).
+bool EtagListMatches(std::string_view header, std::string_view etag) {
+  size_t pos = 0;
+  while (pos <= header.size()) {
+    size_t end = header.find(',', pos);
+    if (end == std::string_view::npos) end = header.size();
+    std::string_view item = header.substr(pos, end - pos);
+    pos = end + 1;
+    while (!item.empty() && item.front() == ' ') item.remove_prefix(1);
+    while (!item.empty() && item.back() == ' ') item.remove_suffix(1);
+    if (item == "*") return true;
+    if (item.starts_with("W/")) item.remove_prefix(2);
+    if (item.size() >= 2 && item.front() == '"' && item.back() == '"') {
+      item = item.substr(1, item.size() - 2);
+    }
+    if (item == etag) return true;
+  }
+  return false;
+}
+
 // "bytes=a-b" / "bytes=a-" / "bytes=-n". S3 ignores a Range header it cannot parse (and serves
 // several ranges as the whole object), so those yield nullopt; "bytes=-0" is unsatisfiable.
 Result<std::optional<ByteRange>> ParseRange(std::string_view header) {
@@ -342,9 +363,30 @@ Begun S3Handler::Route(HttpRequest& request, const Target& target) {
     return answer(Error(NotImplemented(request, target), request));
   }
 
-  Status key_ok = objectstore::ValidateKey(target.key);
-  if (!key_ok.ok()) return answer(Error(InvalidKey(key_ok), request));
   bool has_upload_id = request.HasQuery("uploadId");
+  Status key_ok = objectstore::ValidateKey(target.key);
+  if (!key_ok.ok()) {
+    // S3 takes any key of 1–1024 bytes; this store holds only keys that map safely onto files
+    // (ValidateKey), so another key names no object here: reading it finds nothing and deleting
+    // it has nothing to do, as on S3 for a missing key, without asking the store. Writes are
+    // refused, saying why.
+    const bool read_or_delete =
+        (method == "GET" || method == "HEAD" || method == "DELETE") && !has_upload_id;
+    if (!read_or_delete || target.key.size() > 1024) {
+      return answer(Error(InvalidKey(key_ok), request));
+    }
+    Result<bool> bucket_exists = store_.BucketExists(target.bucket);
+    if (!bucket_exists.ok()) return answer(Error(bucket_exists.status(), request));
+    if (!*bucket_exists) {
+      return answer(Error(Status::Aws(ErrorCode::kNotFound, "NoSuchBucket",
+                                      "The specified bucket does not exist: " + target.bucket),
+                          request));
+    }
+    if (method == "DELETE") return answer(NoContent());
+    return answer(Error(Status::Aws(ErrorCode::kNotFound, "NoSuchKey",
+                                    "The specified key does not exist: " + target.key),
+                        request));
+  }
   // Subresources other than the multipart ones are not implemented on objects.
   for (const auto& [name, value] : request.query) {
     if (name != "uploadId" && name != "partNumber" && name != "uploads" &&
@@ -649,6 +691,14 @@ HttpResponse S3Handler::GetObject(const HttpRequest& request, const Target& targ
   }
   std::shared_ptr<ObjectReader> reader = std::move(opened).value();
   const ObjectInfo& info = reader->info();
+  // If-Match: a reader resuming a cut download pins the version it started with.
+  if (const std::string* if_match = request.Header("if-match");
+      if_match != nullptr && !EtagListMatches(*if_match, info.etag)) {
+    return Error(Status::Aws(ErrorCode::kInvalidState, "PreconditionFailed",
+                             "At least one of the pre-conditions you specified did not hold: "
+                             "If-Match " + *if_match + ", ETag " + QuotedEtag(info.etag)),
+                 request);
+  }
   HttpResponse response;
   SetObjectHeaders(response, info);
   bool whole = reader->range_first() == 0 && reader->range_length() == info.size;

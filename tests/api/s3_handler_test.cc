@@ -243,8 +243,26 @@ TEST_F(S3HandlerTest, KeysThatCouldEscapeTheBucketAreRefused) {
     EXPECT_EQ(answer.status, 400) << target;
     EXPECT_TRUE(answer.Has("opendms keeps each object as a file")) << answer.body;
   }
-  EXPECT_EQ(Call("GET", "/bkt/..").status, 400);
+  // Such keys name no object here: reads find nothing and deletes have nothing to do, as on S3
+  // for a missing key; the store is not asked.
+  EXPECT_EQ(Call("GET", "/bkt/..").status, 404);
+  EXPECT_TRUE(Call("HEAD", "/bkt/a//b").status == 404);
+  EXPECT_TRUE(Call("GET", "/bkt/a/../../etc/passwd").Has("<Code>NoSuchKey</Code>"));
+  EXPECT_TRUE(Call("GET", "/nobkt/a//b").Has("<Code>NoSuchBucket</Code>"));
+  EXPECT_EQ(Call("DELETE", "/bkt/a/../../etc/passwd").status, 204);
   EXPECT_FALSE(std::filesystem::exists(dir_ + "/etc"));
+}
+
+TEST_F(S3HandlerTest, IfMatchPinsTheVersionRead) {
+  ASSERT_EQ(Call("PUT", "/bkt/k", "hello").status, 200);
+  const std::string etag = "\"" + HexEncode(Md5("hello")) + "\"";
+  EXPECT_EQ(Call("GET", "/bkt/k", "", {{"if-match", etag}}).status, 200);
+  EXPECT_EQ(Call("GET", "/bkt/k", "", {{"if-match", "\"other\", " + etag}}).status, 200);
+  EXPECT_EQ(Call("GET", "/bkt/k", "", {{"if-match", "*"}}).status, 200);
+  Answer changed = Call("GET", "/bkt/k", "", {{"if-match", "\"0123\""}, {"range", "bytes=1-"}});
+  EXPECT_EQ(changed.status, 412);
+  EXPECT_TRUE(changed.Has("<Code>PreconditionFailed</Code>")) << changed.body;
+  EXPECT_EQ(Call("HEAD", "/bkt/k", "", {{"if-match", "\"0123\""}}).status, 412);
 }
 
 TEST_F(S3HandlerTest, ListObjectsV2EncodesKeysWhenAskedAndPages) {

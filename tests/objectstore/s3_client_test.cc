@@ -13,6 +13,7 @@
 #include <cstring>
 #include <fstream>
 #include <thread>
+#include <vector>
 
 #include "objectstore/md5.h"
 #include "objectstore/objectstore.h"
@@ -41,7 +42,9 @@ int64_t ResidentBytes() {
 char PatternByte(uint64_t i) { return static_cast<char>((i * 2654435761u) >> 13); }
 
 // A TCP proxy in front of the endpoint that can cut one connection after a number of bytes of
-// answer, as a flaky network would. One connection at a time (the tests read sequentially).
+// answer, as a flaky network would. Each connection is forwarded on a thread of its own: a
+// server that keeps connections alive (AWS, opendms) holds an idle one open while the client
+// opens the next.
 class CuttingProxy {
  public:
   explicit CuttingProxy(const std::string& upstream_url) {
@@ -58,6 +61,7 @@ class CuttingProxy {
   ~CuttingProxy() {
     stop_ = true;
     thread_.join();
+    for (std::thread& t : forwarders_) t.join();
     ::close(listener_);
   }
 
@@ -83,13 +87,15 @@ class CuttingProxy {
       const int client = ::accept(listener_, nullptr, nullptr);
       if (client < 0) continue;
       ++connections_;
-      const int server = ::socket(AF_INET, SOCK_STREAM, 0);
-      sockaddr_in addr = Loopback(upstream_port_);
-      if (::connect(server, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0) {
-        Forward(client, server);
-      }
-      ::close(server);
-      ::close(client);
+      forwarders_.emplace_back([this, client] {
+        const int server = ::socket(AF_INET, SOCK_STREAM, 0);
+        sockaddr_in addr = Loopback(upstream_port_);
+        if (::connect(server, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0) {
+          Forward(client, server);
+        }
+        ::close(server);
+        ::close(client);
+      });
     }
   }
 
@@ -106,11 +112,10 @@ class CuttingProxy {
       if (fds[1].revents) {
         ssize_t n = ::recv(server, buf, sizeof buf, 0);
         if (n <= 0) return;
-        const int64_t cut = cut_after_;
-        if (cut >= 0 && answered + n > cut) {
+        int64_t cut = cut_after_;
+        if (cut >= 0 && answered + n > cut && cut_after_.compare_exchange_strong(cut, -1)) {
           n = static_cast<ssize_t>(cut - answered);
           if (n > 0) (void)::send(client, buf, static_cast<size_t>(n), MSG_NOSIGNAL);
-          cut_after_ = -1;
           ++cuts_;
           return;
         }
@@ -125,7 +130,8 @@ class CuttingProxy {
   std::atomic<bool> stop_{false};
   std::atomic<int64_t> cut_after_{-1};
   std::atomic<int> connections_{0}, cuts_{0};
-  std::thread thread_;
+  std::thread thread_;                   // accepts
+  std::vector<std::thread> forwarders_;  // one per connection; only thread_ adds to it
 };
 
 class S3ClientTest : public ::testing::Test {
