@@ -649,6 +649,97 @@ TEST(SourceEndpoint, RejectsBadDocuments) {
   EXPECT_TRUE(ParseSourceEndpoint(with_s3("DataFormat", "CSV")).ok());
 }
 
+TEST(SourceEndpoint, WithoutServerNameTheBucketIsLocal) {
+  auto ep = ParseSourceEndpoint(Source());
+  ASSERT_TRUE(ep.ok()) << ep.status().ToString();
+  EXPECT_FALSE(ep->connection.remote());
+  EXPECT_EQ(ep->connection.endpoint_url, "");
+}
+
+TEST(SourceEndpoint, ServerNameNamesARemoteS3) {
+  struct Case {
+    Json fields;
+    const char* url;
+  };
+  const Case cases[] = {
+      {{{"ServerName", "minio.internal"}}, "http://minio.internal"},
+      {{{"ServerName", "minio.internal"}, {"Port", 9000}}, "http://minio.internal:9000"},
+      {{{"ServerName", "minio.internal:9000"}, {"Port", 9000}}, "http://minio.internal:9000"},
+      {{{"ServerName", "s3.eu-west-1.amazonaws.com"}, {"SslMode", "require"}},
+       "https://s3.eu-west-1.amazonaws.com"},
+      {{{"ServerName", "HTTPS://10.0.0.5:8443"}}, "https://10.0.0.5:8443"},
+      {{{"ServerName", "http://[::1]:9000"}}, "http://[::1]:9000"},
+  };
+  for (const Case& c : cases) {
+    Json doc = Source();
+    for (const auto& [k, v] : c.fields.items()) doc[k] = v;
+    doc["Username"] = "AKIDEXAMPLE";
+    doc["Password"] = "secret-key";
+    auto ep = ParseSourceEndpoint(doc);
+    ASSERT_TRUE(ep.ok()) << c.fields.dump() << ": " << ep.status().ToString();
+    EXPECT_TRUE(ep->connection.remote());
+    EXPECT_EQ(ep->connection.endpoint_url, c.url) << c.fields.dump();
+    EXPECT_EQ(ep->connection.username, "AKIDEXAMPLE");
+    EXPECT_EQ(ep->connection.password, "secret-key");
+    EXPECT_EQ(ep->connection.region, "us-east-1");
+    EXPECT_TRUE(ep->connection.path_style);
+  }
+  Json doc = Source();
+  doc["ServerName"] = "http://127.0.0.1:9000";
+  doc["ExtraConnectionAttributes"] =
+      "secretsManagerSecretId=arn:aws:secretsmanager:us-east-1:000000000000:secret:s3-keys;"
+      "region=eu-west-1;addressingStyle=virtual";
+  auto ep = ParseSourceEndpoint(doc);
+  ASSERT_TRUE(ep.ok()) << ep.status().ToString();
+  EXPECT_EQ(ep->connection.secrets_manager_secret_id,
+            "arn:aws:secretsmanager:us-east-1:000000000000:secret:s3-keys");
+  EXPECT_EQ(ep->connection.region, "eu-west-1");
+  EXPECT_FALSE(ep->connection.path_style);
+}
+
+TEST(SourceEndpoint, RejectsHalfGivenRemoteConnections) {
+  struct Case {
+    Json fields;
+    const char* message;
+  };
+  const Json keys = {{"Username", "AKIDEXAMPLE"}, {"Password", "secret-key"}};
+  auto with_keys = [&](Json fields) {
+    for (const auto& [k, v] : keys.items()) fields[k] = v;
+    return fields;
+  };
+  const Case cases[] = {
+      {keys, "Username is set but ServerName is not"},
+      {{{"Port", 9000}}, "Port is set but ServerName is not"},
+      {{{"ExtraConnectionAttributes", "secretsManagerSecretId=k"}},
+       "secretsManagerSecretId is set but ServerName is not"},
+      {{{"ServerName", "minio"}}, "needs credentials: Username (access key id) and Password"},
+      {{{"ServerName", "minio"}, {"Username", "AKID"}}, "Password is required with Username"},
+      {{{"ServerName", "minio"},
+        {"Username", "AKID"},
+        {"Password", "x"},
+        {"ExtraConnectionAttributes", "secretsManagerSecretId=k"}},
+       "not both"},
+      {with_keys({{"ServerName", "http://minio/bucket"}}), "no path, query, user or space"},
+      {with_keys({{"ServerName", "minio:99999"}}), "port out of range"},
+      {with_keys({{"ServerName", "minio:"}}), "empty port"},
+      {with_keys({{"ServerName", "minio:9000"}, {"Port", 9001}}),
+       "Port 9001 disagrees with the port in ServerName"},
+      {with_keys({{"ServerName", "minio"}, {"SslMode", "sometimes"}}),
+       "SslMode \"sometimes\" is not one of"},
+      {with_keys({{"ServerName", "minio"}, {"ExtraConnectionAttributes", "addressingStyle=dns"}}),
+       "addressingstyle must be path or virtual"},
+  };
+  for (const Case& c : cases) {
+    Json doc = Source();
+    for (const auto& [k, v] : c.fields.items()) doc[k] = v;
+    auto ep = ParseSourceEndpoint(doc);
+    ASSERT_FALSE(ep.ok()) << c.fields.dump();
+    EXPECT_NE(ep.status().message().find(c.message), std::string::npos)
+        << c.fields.dump() << " → " << ep.status().message();
+    EXPECT_EQ(ep.status().message().find("secret-key"), std::string::npos);
+  }
+}
+
 Json Target() {
   return {{"EndpointIdentifier", "aurora-target"},
           {"EndpointType", "target"},
