@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <array>
 #include <cstring>
+#include <ctime>
 
 #include "api/api.h"
 #include "api/s3_handler.h"
@@ -157,6 +158,58 @@ HttpResponse NoContent() {
   HttpResponse response;
   response.status = 204;
   return response;
+}
+
+// An HTTP date (IMF-fixdate, "Sun, 06 Nov 1994 08:49:37 GMT"); nullopt when it is not one (S3
+// then ignores the condition, as RFC 9110 says).
+std::optional<TimePoint> ParseHttpDate(const std::string& text) {
+  std::tm tm{};
+  const char* end = strptime(text.c_str(), "%a, %d %b %Y %H:%M:%S GMT", &tm);
+  if (end == nullptr || *end != '\0') return std::nullopt;
+  return std::chrono::system_clock::from_time_t(timegm(&tm));
+}
+
+// Whether an If-Match / If-None-Match list ("\"a\", \"b\"" or "*") names `etag` (unquoted).
+bool EtagListMatches(std::string_view list, std::string_view etag) {
+  size_t start = 0;
+  while (start <= list.size()) {
+    size_t comma = list.find(',', start);
+    if (comma == std::string_view::npos) comma = list.size();
+    std::string_view item = list.substr(start, comma - start);
+    while (!item.empty() && item.front() == ' ') item.remove_prefix(1);
+    while (!item.empty() && item.back() == ' ') item.remove_suffix(1);
+    if (item.starts_with("W/")) item.remove_prefix(2);
+    if (item.size() >= 2 && item.front() == '"' && item.back() == '"') {
+      item = item.substr(1, item.size() - 2);
+    }
+    if (item == "*" || item == etag) return true;
+    start = comma + 1;
+  }
+  return false;
+}
+
+// S3's conditional GET/HEAD (RFC 9110 §13.2.2 order): 412 PreconditionFailed when If-Match
+// fails (or, without If-Match, If-Unmodified-Since), 304 when If-None-Match matches (or, without
+// it, nothing changed since If-Modified-Since). nullopt: serve the object. Times compare at
+// whole seconds, the resolution of Last-Modified.
+std::optional<int> FailedCondition(const HttpRequest& request, const ObjectInfo& info) {
+  const auto seconds = [](TimePoint t) {
+    return std::chrono::time_point_cast<std::chrono::seconds>(t);
+  };
+  const auto modified = seconds(info.last_modified);
+  if (const std::string* if_match = request.Header("if-match")) {
+    if (!EtagListMatches(*if_match, info.etag)) return 412;
+  } else if (const std::string* since = request.Header("if-unmodified-since")) {
+    std::optional<TimePoint> at = ParseHttpDate(*since);
+    if (at && modified > seconds(*at)) return 412;
+  }
+  if (const std::string* if_none_match = request.Header("if-none-match")) {
+    if (EtagListMatches(*if_none_match, info.etag)) return 304;
+  } else if (const std::string* since = request.Header("if-modified-since")) {
+    std::optional<TimePoint> at = ParseHttpDate(*since);
+    if (at && modified <= seconds(*at)) return 304;
+  }
+  return std::nullopt;
 }
 
 HttpResponse XmlResponse(std::string body, int status) {
@@ -650,6 +703,17 @@ HttpResponse S3Handler::GetObject(const HttpRequest& request, const Target& targ
   std::shared_ptr<ObjectReader> reader = std::move(opened).value();
   const ObjectInfo& info = reader->info();
   HttpResponse response;
+  if (std::optional<int> failed = FailedCondition(request, info)) {
+    if (*failed == 412) {
+      return Error(Status::Aws(ErrorCode::kInvalidArgument, "PreconditionFailed",
+                               "At least one of the pre-conditions you specified did not hold"),
+                   request);
+    }
+    response.status = 304;  // Not Modified: the validators, no body
+    response.SetHeader("ETag", QuotedEtag(info.etag));
+    response.SetHeader("Last-Modified", HttpDate(info.last_modified));
+    return response;
+  }
   SetObjectHeaders(response, info);
   bool whole = reader->range_first() == 0 && reader->range_length() == info.size;
   if (range) {

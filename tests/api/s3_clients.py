@@ -2,6 +2,7 @@
 Usage: s3_clients.py <endpoint> <access key> <secret> <work dir> <scenario>.
 Exits 0 when the scenario's checks hold; otherwise prints what differed and exits 1."""
 import concurrent.futures
+from datetime import timedelta
 import hashlib
 import os
 import subprocess
@@ -171,6 +172,29 @@ def boto3_calls():
     url = presigner.generate_presigned_url("get_object",
                                            Params={"Bucket": "bkt3", "Key": odd[0]})
     check(urllib.request.urlopen(url).read() == odd[0].encode(), "presigned GET")
+
+    # Conditional GET/HEAD, as S3 answers them (botocore raises 304 and 412 as ClientError).
+    head = client.head_object(Bucket="bkt3", Key=odd[0])
+    etag, modified = head["ETag"], head["LastModified"]
+    check(client.get_object(Bucket="bkt3", Key=odd[0], IfMatch=etag)["Body"].read() ==
+          odd[0].encode(), "If-Match with the ETag")
+    for kwargs, status in [({"IfMatch": '"0123"'}, 412),
+                           ({"IfUnmodifiedSince": modified - timedelta(days=1)}, 412),
+                           ({"IfNoneMatch": etag}, 304),
+                           ({"IfModifiedSince": modified}, 304),
+                           ({"IfMatch": etag, "IfUnmodifiedSince": modified - timedelta(days=1)},
+                            None),
+                           ({"IfNoneMatch": '"0123"', "IfModifiedSince": modified}, None),
+                           ({"IfModifiedSince": modified - timedelta(days=1)}, None)]:
+        for call in (client.get_object, client.head_object):
+            try:
+                call(Bucket="bkt3", Key=odd[0], **kwargs)
+                check(status is None, f"{call.__name__} {kwargs}: served, wanted {status}")
+            except ClientError as e:
+                got = e.response["ResponseMetadata"]["HTTPStatusCode"]
+                check(got == status, f"{call.__name__} {kwargs}: {got}, wanted {status}")
+                if status == 412 and call == client.get_object:
+                    check(e.response["Error"]["Code"] == "PreconditionFailed", e.response)
 
     result = client.delete_objects(Bucket="bkt3", Delete={"Objects": [{"Key": k} for k in odd]})
     check(sorted(d["Key"] for d in result["Deleted"]) == sorted(odd), f"delete_objects: {result}")
