@@ -6,6 +6,7 @@
 #include <array>
 #include <cstring>
 #include <ctime>
+#include <limits>
 
 #include "api/api.h"
 #include "api/s3_handler.h"
@@ -471,26 +472,71 @@ Status S3Handler::RequireBucket(std::string_view bucket) {
 // Buckets
 // ---------------------------------------------------------------------------------------------
 
+// Buckets in name order. With max-buckets, pages of that many and a ContinuationToken (the
+// base64 of the last name returned); bucket-region filters on this server's one region.
 Begun S3Handler::ListBuckets(const HttpRequest& request) {
   Result<std::vector<objectstore::BucketInfo>> buckets = store_.ListBuckets();
   if (!buckets.ok()) return {Error(buckets.status(), request), nullptr};
-  std::string prefix = request.Query("prefix") ? *request.Query("prefix") : "";
+  std::sort(buckets->begin(), buckets->end(),
+            [](const auto& a, const auto& b) { return a.name < b.name; });
+  const std::string* prefix_param = request.Query("prefix");
+  const std::string* max_param = request.Query("max-buckets");
+  const std::string* token = request.Query("continuation-token");
+  const std::string* region = request.Query("bucket-region");
+  size_t max_buckets = std::numeric_limits<size_t>::max();
+  if (max_param != nullptr) {
+    const bool digits = !max_param->empty() && max_param->size() <= 5 &&
+                        std::all_of(max_param->begin(), max_param->end(),
+                                    [](char c) { return c >= '0' && c <= '9'; });
+    const size_t n = digits ? std::stoul(*max_param) : 0;
+    if (n < 1 || n > 10000) {
+      return {Error(Status::Aws(ErrorCode::kInvalidArgument, "InvalidArgument",
+                                "max-buckets must be a number from 1 to 10000, got '" +
+                                    *max_param + "'"),
+                    request),
+              nullptr};
+    }
+    max_buckets = n;
+  }
+  std::string after;
+  if (token != nullptr) {
+    Result<std::string> decoded = Base64Decode(*token);
+    if (!decoded.ok() || decoded->empty()) {
+      return {Error(Status::Aws(ErrorCode::kInvalidArgument, "InvalidArgument",
+                                "The continuation token provided is incorrect"),
+                    request),
+              nullptr};
+    }
+    after = *decoded;
+  }
   XmlWriter xml("ListAllMyBucketsResult");
   xml.Open("Owner")
       .Element("ID", options_.owner_id)
       .Element("DisplayName", options_.owner_display_name)
       .Close("Owner");
   xml.Open("Buckets");
-  for (const objectstore::BucketInfo& bucket : *buckets) {
-    if (!bucket.name.starts_with(prefix)) continue;
-    xml.Open("Bucket")
-        .Element("Name", bucket.name)
-        .Element("CreationDate", XmlDate(bucket.creation_date))
-        .Element("BucketRegion", options_.region)
-        .Close("Bucket");
+  size_t listed = 0;
+  std::string next_token;
+  if (region == nullptr || *region == options_.region) {
+    for (const objectstore::BucketInfo& bucket : *buckets) {
+      if (prefix_param != nullptr && !bucket.name.starts_with(*prefix_param)) continue;
+      if (!after.empty() && bucket.name <= after) continue;
+      if (listed == max_buckets) {
+        next_token = Base64Encode(after);
+        break;
+      }
+      xml.Open("Bucket")
+          .Element("Name", bucket.name)
+          .Element("CreationDate", XmlDate(bucket.creation_date))
+          .Element("BucketRegion", options_.region)
+          .Close("Bucket");
+      after = bucket.name;
+      ++listed;
+    }
   }
   xml.Close("Buckets");
-  if (!prefix.empty()) xml.Element("Prefix", prefix);
+  if (!next_token.empty()) xml.Element("ContinuationToken", next_token);
+  if (prefix_param != nullptr && !prefix_param->empty()) xml.Element("Prefix", *prefix_param);
   return {XmlResponse(xml.Finish()), nullptr};
 }
 

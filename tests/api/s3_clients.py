@@ -173,6 +173,19 @@ def boto3_calls():
                                            Params={"Bucket": "bkt3", "Key": odd[0]})
     check(urllib.request.urlopen(url).read() == odd[0].encode(), "presigned GET")
 
+    # ListBuckets in pages (MaxBuckets + ContinuationToken, through boto3's paginator), by name.
+    made = [f"page-{i}" for i in (3, 0, 4, 1, 2)]
+    for name in made:
+        client.create_bucket(Bucket=name)
+    pages = list(client.get_paginator("list_buckets").paginate(Prefix="page-",
+                                                               PaginationConfig={"PageSize": 2}))
+    check([len(p["Buckets"]) for p in pages] == [2, 2, 1], f"ListBuckets pages: {pages}")
+    check([b["Name"] for p in pages for b in p["Buckets"]] == sorted(made), f"pages: {pages}")
+    check(client.list_buckets(BucketRegion="eu-west-3", Prefix="page-")["Buckets"] == [],
+          "bucket-region filter")
+    for name in made:
+        client.delete_bucket(Bucket=name)
+
     # Conditional GET/HEAD, as S3 answers them (botocore raises 304 and 412 as ClientError).
     head = client.head_object(Bucket="bkt3", Key=odd[0])
     etag, modified = head["ETag"], head["LastModified"]
