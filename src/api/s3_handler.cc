@@ -229,6 +229,7 @@ void SetObjectHeaders(HttpResponse& response, const ObjectInfo& info) {
   for (const auto& [name, value] : info.user_metadata) {
     response.SetHeader("x-amz-meta-" + name, value);
   }
+  for (const auto& [name, value] : info.content_headers) response.SetHeader(name, value);
 }
 
 PutOptions PutOptionsFrom(const HttpRequest& request) {
@@ -238,6 +239,12 @@ PutOptions PutOptionsFrom(const HttpRequest& request) {
     if (name.starts_with("x-amz-meta-") && name.size() > 11) {
       options.user_metadata[name.substr(11)] = value;
     }
+  }
+  // (The HTTP layer has already taken aws-chunked, the transfer's framing, out of
+  // Content-Encoding.)
+  for (std::string_view header : objectstore::kStoredContentHeaders) {
+    const std::string* value = request.Header(Lower(header));
+    if (value != nullptr && !value->empty()) options.content_headers[std::string(header)] = *value;
   }
   return options;
 }
@@ -862,6 +869,7 @@ HttpResponse S3Handler::CopyObject(const HttpRequest& request, const Target& tar
   if (directive == "COPY") {
     options.content_type = from.content_type;
     options.user_metadata = from.user_metadata;
+    options.content_headers = from.content_headers;
   } else {
     options = PutOptionsFrom(request);
   }

@@ -2,7 +2,7 @@
 Usage: s3_clients.py <endpoint> <access key> <secret> <work dir> <scenario>.
 Exits 0 when the scenario's checks hold; otherwise prints what differed and exits 1."""
 import concurrent.futures
-from datetime import timedelta
+from datetime import datetime, timedelta, timezone
 import hashlib
 import os
 import subprocess
@@ -172,6 +172,34 @@ def boto3_calls():
     url = presigner.generate_presigned_url("get_object",
                                            Params={"Bucket": "bkt3", "Key": odd[0]})
     check(urllib.request.urlopen(url).read() == odd[0].encode(), "presigned GET")
+
+    # The standard headers S3 keeps with an object: PutObject, CopyObject (COPY keeps them,
+    # REPLACE takes the new ones), multipart (upload_file above the threshold), and `aws s3 cp`.
+    kept = {"CacheControl": "max-age=60", "ContentDisposition": 'attachment; filename="r.csv"',
+            "ContentEncoding": "identity", "ContentLanguage": "en"}
+    expires = datetime(2026, 10, 21, 7, 28, tzinfo=timezone.utc)
+
+    def headers_of(key):
+        head = client.head_object(Bucket="bkt3", Key=key)
+        return {k: head.get(k) for k in kept}, head.get("Expires")
+
+    client.put_object(Bucket="bkt3", Key="h1", Body=b"x", Expires=expires, **kept)
+    check(headers_of("h1") == (kept, expires), f"PutObject headers: {headers_of('h1')}")
+    client.copy_object(Bucket="bkt3", Key="h2", CopySource={"Bucket": "bkt3", "Key": "h1"})
+    check(headers_of("h2") == (kept, expires), f"CopyObject COPY: {headers_of('h2')}")
+    client.copy_object(Bucket="bkt3", Key="h2", CopySource={"Bucket": "bkt3", "Key": "h1"},
+                       MetadataDirective="REPLACE", CacheControl="no-store")
+    check(client.head_object(Bucket="bkt3", Key="h2").get("CacheControl") == "no-store" and
+          client.head_object(Bucket="bkt3", Key="h2").get("ContentLanguage") is None,
+          "CopyObject REPLACE")
+    client.upload_file(f"{work}/up.bin", "bkt3", "h3", ExtraArgs=dict(kept))
+    check(headers_of("h3")[0] == kept, f"multipart headers: {headers_of('h3')}")
+    aws("s3", "cp", f"{work}/up.bin", "s3://bkt3/h4", "--cache-control", "max-age=5",
+        "--content-disposition", "inline")
+    head = client.head_object(Bucket="bkt3", Key="h4")
+    check(head.get("CacheControl") == "max-age=5" and head.get("ContentDisposition") == "inline",
+          f"aws s3 cp headers: {head}")
+    client.delete_objects(Bucket="bkt3", Delete={"Objects": [{"Key": f"h{i}"} for i in range(1, 5)]})
 
     # ListBuckets in pages (MaxBuckets + ContinuationToken, through boto3's paginator), by name.
     made = [f"page-{i}" for i in (3, 0, 4, 1, 2)]
