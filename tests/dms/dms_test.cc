@@ -561,7 +561,8 @@ TEST_F(DmsTest, Boto3WaitersWorkAgainstTheRealEndpoint) {
   EXPECT_EQ(rc, 0) << (out.ok() ? *out : "");
   EXPECT_EQ(out.ok() ? *out : "",
             "replication_instance_available\ntest_connection_succeeds\nreplication_task_ready\n"
-            "replication_task_running\nreplication_task_stopped\nInvalidResourceStateFault\n"
+            "replication_task_running\ntags\nrebooted\nreplication_task_stopped\n"
+            "InvalidResourceStateFault\n"
             "replication_task_deleted\nendpoint_deleted\nreplication_instance_deleted\n");
   server.Stop();
 }
