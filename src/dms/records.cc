@@ -219,7 +219,8 @@ Json SealPasswords(const secrets::MasterKey& key, std::string_view arn, Json& in
     const Json value = (*parent)[name];
     parent->erase(name);
     if (!value.is_string()) continue;  // the engine's validation already refused it
-    out["Fields"][field] = Base64Encode(key.Seal(value.get<std::string>(), PasswordAad(arn, field)));
+    out["Fields"][field] =
+        Base64Encode(key.Seal(value.get<std::string>(), PasswordAad(arn, field)));
   }
   return out;
 }
@@ -251,8 +252,8 @@ Result<Json> OpenPasswords(const secrets::MasterKey* key, const EndpointRecord& 
     if (!password.ok()) {
       return Status::Aws(ErrorCode::kCorruption, "DecryptionFailure",
                          "endpoint " + endpoint.identifier + ": its " + field +
-                             " cannot be decrypted with this server's master key " +
-                             key->key_id() + " (sealed under " + key_id +
+                             " cannot be decrypted with this server's master key " + key->key_id() +
+                             " (sealed under " + key_id +
                              "); set the key the endpoint was created with (OPENDMS_MASTER_KEY "
                              "or <data-dir>/master.key), or give the endpoint its password "
                              "again with ModifyEndpoint");

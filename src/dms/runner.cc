@@ -530,9 +530,10 @@ void DmsService::Impl::RebootRuns(const std::string& instance_arn, double availa
       auto fallback = engine::ParseStartType(task->last_start_type);
       Status launched =
           (*conn)
-              ->Query("UPDATE dms.tasks SET status = 'starting', run = run - 'StopReason' - "
-                      "'LastFailureMessage' WHERE arn = $1 AND status = 'stopped'",
-                      {task->arn})
+              ->Query(
+                  "UPDATE dms.tasks SET status = 'starting', run = run - 'StopReason' - "
+                  "'LastFailureMessage' WHERE arn = $1 AND status = 'stopped'",
+                  {task->arn})
               .status();
       if (launched.ok()) {
         launched = AppendLog(**conn, task->arn,

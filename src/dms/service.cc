@@ -254,8 +254,7 @@ Json MergeEndpointInput(Json current, const Json& change, bool exact) {
 
 // AWS's Tag rules: Key 1-128 characters, Value up to 256, neither starting with "aws:" or
 // "dms:", letters, digits, white space and _ . : / = + - @ only.
-Result<std::vector<std::pair<std::string, std::string>>> ParseTags(const Json& in,
-                                                                    bool required) {
+Result<std::vector<std::pair<std::string, std::string>>> ParseTags(const Json& in, bool required) {
   std::vector<std::pair<std::string, std::string>> tags;
   auto it = in.find("Tags");
   if (it == in.end() || it->is_null()) {
@@ -285,7 +284,9 @@ Result<std::vector<std::pair<std::string, std::string>>> ParseTags(const Json& i
     if (key.empty() || key.size() > 128) {
       return InvalidParameter("Tag key must be 1 to 128 characters; got \"" + key + "\"");
     }
-    if (value.size() > 256) return InvalidParameter("Tag " + key + ": Value exceeds 256 characters");
+    if (value.size() > 256) {
+      return InvalidParameter("Tag " + key + ": Value exceeds 256 characters");
+    }
     for (std::string_view prefix : {"aws:", "dms:"}) {
       if (ToLower(key).rfind(prefix, 0) == 0) {
         return InvalidParameter("Tag key " + key + " cannot start with " + std::string(prefix));
@@ -569,10 +570,9 @@ Result<Json> DmsService::Impl::RebootReplicationInstance(const Json& in) {
   // AWS: "If the instance isn't configured for Multi-AZ, then you can't specify true."
   if ((force.value_or(false) || force_planned.value_or(false)) &&
       !rec.doc.value("MultiAZ", false)) {
-    return InvalidCombination(std::string(force.value_or(false) ? "ForceFailover"
-                                                                : "ForcePlannedFailover") +
-                              " needs a MultiAZ replication instance; " + rec.identifier +
-                              " is single-AZ");
+    return InvalidCombination(
+        std::string(force.value_or(false) ? "ForceFailover" : "ForcePlannedFailover") +
+        " needs a MultiAZ replication instance; " + rec.identifier + " is single-AZ");
   }
   if (rec.status != "available") {
     return InvalidStateFault("Replication instance " + rec.identifier + " is " + rec.status +
@@ -635,9 +635,10 @@ Result<Json> DmsService::Impl::CreateEndpoint(const Json& in, const CallContext&
   input.erase("Tags");
   ASSIGN_OR_RETURN(Json sealed, SealInput(arn, input, Json::object()));
   ASSIGN_OR_RETURN(auto conn, catalog_.Acquire());
-  auto r = conn->Query("INSERT INTO dms.endpoints (arn, identifier, doc, input, "
-                       "sealed_passwords) VALUES ($1, $2, $3, $4, $5) ON CONFLICT DO NOTHING",
-                       {arn, id, doc.dump(), input.dump(), sealed.dump()});
+  auto r = conn->Query(
+      "INSERT INTO dms.endpoints (arn, identifier, doc, input, "
+      "sealed_passwords) VALUES ($1, $2, $3, $4, $5) ON CONFLICT DO NOTHING",
+      {arn, id, doc.dump(), input.dump(), sealed.dump()});
   if (!r.ok()) return r.status();
   if (r->AffectedRows() == 0) return AlreadyExistsFault("Endpoint " + id + " already exists");
   RETURN_IF_ERROR(SaveTags(*conn, arn, in));
@@ -693,10 +694,11 @@ Result<Json> DmsService::Impl::ModifyEndpoint(const Json& in) {
   // was lost can still be given a new password.
   ASSIGN_OR_RETURN(Json doc, EndpointDoc(arn, WithSealedPlaceholders(input, sealed)));
   ASSIGN_OR_RETURN(sealed, SealInput(arn, input, sealed));
-  auto r = conn->Query("UPDATE dms.endpoints SET identifier = $2, doc = $3, input = $4, "
-                       "sealed_passwords = $5 WHERE arn = $1",
-                       {arn, input.value("EndpointIdentifier", rec.identifier), doc.dump(),
-                        input.dump(), sealed.dump()});
+  auto r = conn->Query(
+      "UPDATE dms.endpoints SET identifier = $2, doc = $3, input = $4, "
+      "sealed_passwords = $5 WHERE arn = $1",
+      {arn, input.value("EndpointIdentifier", rec.identifier), doc.dump(), input.dump(),
+       sealed.dump()});
   if (!r.ok()) {
     if (pg::SqlState(r.status()) == "23505") {
       return AlreadyExistsFault("Endpoint " + input.value("EndpointIdentifier", "") +
@@ -1107,9 +1109,9 @@ Result<Json> DmsService::Impl::DescribeReplicationInstanceTaskLogs(const Json& i
 
 Result<Json> DmsService::Impl::SealInput(const std::string& arn, Json& input, const Json& sealed) {
   if (options_.master_key == nullptr) {
-    if (input.contains("Password") ||
-        std::any_of(input.begin(), input.end(),
-                    [](const Json& v) { return v.is_object() && v.contains("Password"); })) {
+    if (input.contains("Password") || std::any_of(input.begin(), input.end(), [](const Json& v) {
+          return v.is_object() && v.contains("Password");
+        })) {
       return Status::InvalidState("this service has no master key to seal endpoint passwords");
     }
     return sealed;
