@@ -23,33 +23,8 @@ bool Terminal(const std::string& status) { return status == "stopped" || status 
 }  // namespace
 
 Json TableStatisticsShape(const engine::TaskSnapshot& snap) {
-  Json list = Json::array();
-  for (const engine::TableStatistics& t : snap.tables) {
-    Json j;
-    j["SchemaName"] = t.schema_name;
-    j["TableName"] = t.table_name;
-    j["Inserts"] = t.inserts;
-    j["Deletes"] = t.deletes;
-    j["Updates"] = t.updates;
-    j["Ddls"] = t.ddls;
-    j["AppliedInserts"] = t.inserts;
-    j["AppliedDeletes"] = t.deletes;
-    j["AppliedUpdates"] = t.updates;
-    j["AppliedDdls"] = t.ddls;
-    j["FullLoadRows"] = t.full_load_rows;
-    j["FullLoadCondtnlChkFailedRows"] = 0;
-    j["FullLoadErrorRows"] = t.full_load_error_rows;
-    PutTime(j, "FullLoadStartTime", t.full_load_start);
-    PutTime(j, "FullLoadEndTime", t.full_load_end);
-    j["FullLoadReloaded"] = t.full_load_reloaded;
-    j["LastUpdateTime"] = ToEpochSeconds(t.last_update == TimePoint{} ? Clock::Now() : t.last_update);
-    j["TableState"] = t.table_state;
-    j["ValidationPendingRecords"] = 0;
-    j["ValidationFailedRecords"] = 0;
-    j["ValidationSuspendedRecords"] = 0;
-    j["ValidationState"] = "Not enabled";
-    list.push_back(std::move(j));
-  }
+  Json list = engine::TableStatisticsJson(snap, engine::TimeFormat::kEpochSeconds);
+  for (Json& table : list) table.erase("ApplyErrors");  // not a member of DMS's TableStatistics
   return list;
 }
 
@@ -219,7 +194,7 @@ Status DmsService::Impl::Launch(const TaskRecord& task, engine::StartType start_
 
 Result<Json> DmsService::Impl::TargetDocument(const EndpointRecord& target,
                                               const CallContext& ctx) {
-  Json doc = target.input;
+  ASSIGN_OR_RETURN(Json doc, OpenPasswords(options_.master_key, target));
   const char* settings_key = doc.contains("PostgreSQLSettings")   ? "PostgreSQLSettings"
                              : doc.contains("PostgreSqlSettings") ? "PostgreSqlSettings"
                                                                   : nullptr;
@@ -356,10 +331,12 @@ void DmsService::Impl::RunMain(Run& run) {
   }
 
   // 2. A slot on the instance.
-  const int slots = klass != nullptr ? klass->concurrent_tasks : 1;
   {
     std::unique_lock lock(mu_);
-    cv_.wait(lock, [&] { return busy_slots_[run.instance_arn] < slots || run.stop_requested; });
+    if (klass != nullptr) slot_limits_[run.instance_arn] = klass->concurrent_tasks;
+    cv_.wait(lock, [&] {
+      return busy_slots_[run.instance_arn] < SlotsOf(run.instance_arn) || run.stop_requested;
+    });
     if (run.stop_requested) {
       lock.unlock();
       if (!abandoning_) {
@@ -479,7 +456,7 @@ void DmsService::Impl::Publish(Run& run, bool final) {
                           "AND status IN ('starting', 'running', 'stopping')",
                           {run.task_arn, status, fields.dump(), TableStatisticsShape(snap).dump()})
                   .status();
-  if (st.ok() && final && !shutting_down) {
+  if (st.ok() && final && !shutting_down && !run.stopped_for_reboot) {
     st = (*conn)
              ->Query("UPDATE dms.tasks SET run_desired = false WHERE arn = $1", {run.task_arn})
              .status();
@@ -490,6 +467,92 @@ void DmsService::Impl::Publish(Run& run, bool final) {
     return;
   }
   if (final) run.final_published = true;
+}
+
+int DmsService::Impl::SlotsOf(const std::string& instance_arn) {
+  auto it = slot_limits_.find(instance_arn);
+  return it == slot_limits_.end() ? 1 : it->second;
+}
+
+void DmsService::Impl::RebootRuns(const std::string& instance_arn, double available_at) {
+  // 1. Every run on the instance stops at its next commit boundary (a run still waiting for a
+  // slot gives up); the task stays run_desired.
+  std::vector<std::shared_ptr<Run>> stopping;
+  {
+    std::lock_guard lock(mu_);
+    for (auto& [arn, run] : runs_) {
+      if (run->instance_arn != instance_arn || run->finished) continue;
+      std::lock_guard publish(run->publish_mu);
+      run->stopped_for_reboot = true;
+      run->stop_requested = true;
+      if (run->task) run->task->RequestStop();
+      run->wake->Notify();
+      stopping.push_back(run);
+    }
+    cv_.notify_all();
+  }
+  // 2. In the background: wait for them, record why they stopped, wait for the instance, and
+  // resume them.
+  Background([this, instance_arn, available_at, stopping] {
+    std::unique_lock lock(mu_);
+    cv_.wait(lock, [&] {
+      return std::all_of(stopping.begin(), stopping.end(),
+                         [](const auto& run) { return run->finished.load(); });
+    });
+    lock.unlock();
+    for (const auto& run : stopping) {
+      Record(run->task_arn, "stopped", {{"StopReason", "Stop Reason RECOVERABLE_ERROR"}},
+             {LogLine("TASK_MANAGER", 'W',
+                      "Task '" + run->task_id +
+                          "' stopped: its replication instance is rebooting; it resumes when "
+                          "the instance is available")});
+    }
+    lock.lock();
+    const double wait_seconds = available_at - ToEpochSeconds(Clock::Now()) + 0.01;
+    if (wait_seconds > 0) {
+      cv_.wait_for(lock, std::chrono::duration<double>(wait_seconds),
+                   [&] { return shutting_down_.load(); });
+    }
+    if (shutting_down_) return;  // run_desired is kept: the next Start() resumes them
+    lock.unlock();
+    auto conn = catalog_.Acquire();
+    Status st = conn.ok() ? Settle(**conn) : conn.status();
+    if (!st.ok()) {
+      spdlog::error("[dms] after the reboot of {}: {}", instance_arn, st.ToString());
+      return;
+    }
+    for (const auto& run : stopping) {
+      auto task = LoadTask(**conn, run->task_arn);
+      if (!task.ok() || !task->run_desired || task->status != "stopped" ||
+          task->instance_arn != instance_arn) {
+        continue;  // deleted, or stopped by the user meanwhile
+      }
+      auto fallback = engine::ParseStartType(task->last_start_type);
+      Status launched =
+          (*conn)
+              ->Query(
+                  "UPDATE dms.tasks SET status = 'starting', run = run - 'StopReason' - "
+                  "'LastFailureMessage' WHERE arn = $1 AND status = 'stopped'",
+                  {task->arn})
+              .status();
+      if (launched.ok()) {
+        launched = AppendLog(**conn, task->arn,
+                             {LogLine("TASK_MANAGER", 'I',
+                                      "Task '" + task->identifier +
+                                          "' resumed (resume-processing) after the reboot of "
+                                          "its replication instance")});
+      }
+      if (launched.ok()) {
+        task->status = "starting";
+        launched = Launch(*task, engine::StartType::kResumeProcessing,
+                          fallback.ok() ? std::optional(*fallback) : std::nullopt, run->context);
+      }
+      if (!launched.ok()) {
+        spdlog::error("[dms] task {}: resuming after the reboot: {}", task->identifier,
+                      launched.ToString());
+      }
+    }
+  });
 }
 
 void DmsService::Impl::MonitorMain() {

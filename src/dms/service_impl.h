@@ -50,8 +50,24 @@ struct InstanceRecord {
 struct EndpointRecord {
   std::string arn, identifier;
   Json doc;    // the Endpoint shape (no password)
-  Json input;  // CreateEndpoint-shaped input with modifications merged (holds the password)
+  // CreateEndpoint-shaped input with modifications merged, without its passwords (a row from
+  // before migration 2 that no master key has sealed yet may still hold one).
+  Json input;
+  // The passwords taken out of `input`, sealed (records.cc, migration 2); OpenPasswords puts
+  // them back.
+  Json sealed_passwords = Json::object();
 };
+
+// Moves the passwords out of `input` (top-level Password, <X>Settings.Password) and returns
+// `sealed` with them sealed under `key`, bound to the endpoint ARN and field.
+Json SealPasswords(const secrets::MasterKey& key, std::string_view arn, Json& input,
+                   const Json& sealed);
+// The endpoint's input with its passwords opened. DecryptionFailure naming the endpoint when
+// they were sealed under another master key (the message holds no password).
+Result<Json> OpenPasswords(const secrets::MasterKey* key, const EndpointRecord& endpoint);
+// `input` with a placeholder where `sealed` holds a password: for validating an input without
+// opening its passwords.
+Json WithSealedPlaceholders(Json input, const Json& sealed);
 
 class DmsService::Impl {
  public:
@@ -76,6 +92,9 @@ class DmsService::Impl {
     std::shared_ptr<engine::WakeSignal> wake = std::make_shared<engine::WakeSignal>();
     std::atomic<bool> stop_requested{false};
     std::atomic<bool> finished{false};
+    // Stopped by RebootReplicationInstance: the task stays run_desired and resumes once the
+    // instance is available again.
+    std::atomic<bool> stopped_for_reboot{false};
     std::thread thread;
     // Serialises publishing (monitor vs. the run's final publish vs. StopReplicationTask).
     std::mutex publish_mu;
@@ -113,6 +132,24 @@ class DmsService::Impl {
   Result<Json> RefreshSchemas(const Json& in, const CallContext& ctx);
   Result<Json> DescribeRefreshSchemasStatus(const Json& in);
   Result<Json> DescribeSchemas(const Json& in);
+  Result<Json> AddTagsToResource(const Json& in);
+  Result<Json> RemoveTagsFromResource(const Json& in);
+  Result<Json> ListTagsForResource(const Json& in);
+
+  // --- tags (service.cc): NotFoundFault unless `arn` is an instance, endpoint or task.
+  Status CheckTaggable(pg::Connection& conn, const std::string& arn);
+  // Stores the `Tags` of a Create*/AddTagsToResource input (a tag with a key already there
+  // replaces it).
+  Status SaveTags(pg::Connection& conn, const std::string& arn, const Json& in);
+  // Moves `input`'s passwords into `sealed` (SealPasswords); refuses a password without a key.
+  Result<Json> SealInput(const std::string& arn, Json& input, const Json& sealed);
+
+  // --- reboot (runner.cc): stops the instance's runs at a checkpoint, waits until the reboot
+  // settles, then resumes (resume-processing) the tasks that were running.
+  void RebootRuns(const std::string& instance_arn, double available_at);
+  // Tasks running at once on `instance_arn` (its class's concurrent_tasks); a class applied
+  // immediately changes it for runs still waiting. Guarded by mu_.
+  int SlotsOf(const std::string& instance_arn);
 
   // --- records (records.cc)
   Status Settle(pg::Connection& conn);
@@ -161,6 +198,7 @@ class DmsService::Impl {
   // may replace a finished one.
   std::map<std::string, std::shared_ptr<Run>> runs_;
   std::map<std::string, int> busy_slots_;             // by instance ARN; guarded by mu_
+  std::map<std::string, int> slot_limits_;            // by instance ARN; guarded by mu_
   std::vector<std::thread> background_;               // guarded by mu_
   // Lock order: mu_ before a Run's publish_mu; these two are atomics so Publish (under
   // publish_mu) can read them without mu_.

@@ -145,8 +145,13 @@ struct TaskSnapshot {
 // {"ReplicationTaskIdentifier": …, "Status": …, "ReplicationTaskStats": {…}, …} with dates as
 // the aws CLI prints them (ISO 8601 with +00:00).
 Json ReplicationTaskJson(const TaskDefinition& definition, const TaskSnapshot& snapshot);
-// [{"SchemaName": …, "TableName": …, "FullLoadRows": …, "TableState": …}, …]
-Json TableStatisticsJson(const TaskSnapshot& snapshot);
+// How TableStatisticsJson writes times: as the aws CLI prints them (ISO 8601 with +00:00, for
+// run-task's output) or as JSON 1.1 carries them on the wire (epoch-second numbers).
+enum class TimeFormat { kIso8601, kEpochSeconds };
+// DescribeTableStatistics' TableStatistics: [{"SchemaName": …, "TableName": …, "FullLoadRows": …,
+// "TableState": …}, …], plus opendms's own "ApplyErrors" count, which DMS's shape lacks.
+Json TableStatisticsJson(const TaskSnapshot& snapshot,
+                         TimeFormat time_format = TimeFormat::kIso8601);
 // opendms's own CDC figures: {"ChangeObjectsApplied": …, "LateObjects": …,
 // "LatencyMillis": {"P50": …, "P99": …, "Max": …, "Samples": …}, …}.
 Json CdcStatisticsJson(const CdcStatistics& cdc);

@@ -165,7 +165,14 @@ Json ReplicationTaskJson(const TaskDefinition& def, const TaskSnapshot& snap) {
   return j;
 }
 
-Json TableStatisticsJson(const TaskSnapshot& snap) {
+Json TableStatisticsJson(const TaskSnapshot& snap, TimeFormat time_format) {
+  auto time = [time_format](TimePoint t) -> Json {
+    if (time_format == TimeFormat::kEpochSeconds) return ToEpochSeconds(t);
+    return CliTime(t);
+  };
+  auto put_time = [&](Json& j, const char* name, const std::optional<TimePoint>& t) {
+    if (t) j[name] = time(*t);
+  };
   Json list = Json::array();
   for (const TableStatistics& t : snap.tables) {
     Json j;
@@ -183,10 +190,11 @@ Json TableStatisticsJson(const TaskSnapshot& snap) {
     j["FullLoadRows"] = t.full_load_rows;
     j["FullLoadCondtnlChkFailedRows"] = 0;
     j["FullLoadErrorRows"] = t.full_load_error_rows;
-    PutTime(j, "FullLoadStartTime", t.full_load_start);
-    PutTime(j, "FullLoadEndTime", t.full_load_end);
+    put_time(j, "FullLoadStartTime", t.full_load_start);
+    put_time(j, "FullLoadEndTime", t.full_load_end);
     j["FullLoadReloaded"] = t.full_load_reloaded;
-    j["LastUpdateTime"] = CliTime(t.last_update);
+    // A table nothing has happened to yet was last updated now.
+    j["LastUpdateTime"] = time(t.last_update == TimePoint{} ? Clock::Now() : t.last_update);
     j["TableState"] = t.table_state;
     j["ValidationPendingRecords"] = 0;
     j["ValidationFailedRecords"] = 0;

@@ -72,6 +72,21 @@ TEST_F(FullLoad, LoadsObjectsInKeyOrderAndReportsDmsStatistics) {
   EXPECT_EQ(stats[0]["TableName"], "orders");
   EXPECT_EQ(stats[0]["FullLoadRows"], 3);
   EXPECT_EQ(stats[0]["TableState"], "Table completed");
+  // The same statistics, with times as the aws CLI prints them or as the DMS wire carries them.
+  ASSERT_TRUE(stats[0]["FullLoadStartTime"].is_string());
+  EXPECT_TRUE(stats[0]["FullLoadStartTime"].get<std::string>().ends_with("+00:00"));
+  Json wire = TableStatisticsJson(s, TimeFormat::kEpochSeconds);
+  EXPECT_TRUE(wire[0]["FullLoadStartTime"].is_number());
+  EXPECT_TRUE(wire[0]["FullLoadEndTime"].is_number());
+  EXPECT_TRUE(wire[0]["LastUpdateTime"].is_number());
+  EXPECT_GE(wire[0]["FullLoadEndTime"].get<double>(), wire[0]["FullLoadStartTime"].get<double>());
+  wire[0].erase("FullLoadStartTime");
+  wire[0].erase("FullLoadEndTime");
+  wire[0].erase("LastUpdateTime");
+  stats[0].erase("FullLoadStartTime");
+  stats[0].erase("FullLoadEndTime");
+  stats[0].erase("LastUpdateTime");
+  EXPECT_EQ(wire, stats);
 }
 
 TEST_F(FullLoad, DialectSettingsPipeDelimiterCrlfHeaderAndLiteralQuotes) {
