@@ -55,6 +55,9 @@ struct Options {
   CallContext context;
   // Kept per task in the catalog; older lines are dropped.
   int max_log_lines_per_task = 10000;
+  // A running task's own log lines (the engine's) wait in memory for the next publish; past
+  // this many, further lines are dropped until then, and the count of dropped lines is logged.
+  int max_pending_log_lines = 2000;
 };
 
 // Thread-safe: Call() may run on many threads at once.
