@@ -301,8 +301,10 @@ void DmsService::Impl::Record(const std::string& task_arn, const std::string& st
   }
   if (st.ok()) st = AppendLog(**conn, task_arn, log_lines);
   if (st.ok()) st = (*conn)->Execute("COMMIT");
-  if (!st.ok()) (void)(*conn)->Execute("ROLLBACK");
-  if (!st.ok()) spdlog::error("[dms] task {}: recording status {}: {}", task_arn, status, st.ToString());
+  if (!st.ok()) {
+    (void)(*conn)->Execute("ROLLBACK");
+    spdlog::error("[dms] task {}: recording status {}: {}", task_arn, status, st.ToString());
+  }
 }
 
 void DmsService::Impl::RunMain(Run& run) {

@@ -659,12 +659,16 @@ TableOutcome TableLoad::Finish(TableOutcome outcome, std::string msg, std::strin
       failed.table_state = resumable_ ? "loading" : "error";
       if (conn_.IsHealthy() && !resumable_) {
         Status st = WriteCheckpoint(conn_, env_.control_schema, env_.task_name, key_, failed);
-        if (!st.ok()) TaskLog(env_, LogComponent::kTargetLoad, LogSeverity::kError, "{}", st.ToString());
+        if (!st.ok()) {
+          TaskLog(env_, LogComponent::kTargetLoad, LogSeverity::kError, "{}", st.ToString());
+        }
       }
       if (conn_.IsHealthy()) {
         Status st = WriteSuspendedTable(conn_, env_.control_schema, env_.optional_tables,
                                         env_.task_name, key_, "TABLE_ERROR");
-        if (!st.ok()) TaskLog(env_, LogComponent::kTargetLoad, LogSeverity::kError, "{}", st.ToString());
+        if (!st.ok()) {
+          TaskLog(env_, LogComponent::kTargetLoad, LogSeverity::kError, "{}", st.ToString());
+        }
       }
       env_.shared.UpdateTable(request_.index, [&](TableStatistics& s) {
         s.table_state = std::string(kTableError);
@@ -864,14 +868,14 @@ TableOutcome TableLoad::Run(std::string* message) {
         "committing " + table_name + ": " + (transient_ = pg::IsTransientError(st), st.ToString()),
         message);
   }
-  TaskLog(
-      env_, LogComponent::kTargetLoad, LogSeverity::kInfo,
-      "table {} {} completed: {} rows loaded, {} rejected{}", table_name,
-      checkpoint_.plan_objects > 0 ? "slice " + std::to_string(checkpoint_.slice)
-                                   : std::string("load"),
-      checkpoint_.rows_loaded, checkpoint_.rows_rejected,
-      rows_filtered_ ? ", " + std::to_string(rows_filtered_) + " left out by the selection filters"
-                     : std::string());
+  TaskLog(env_, LogComponent::kTargetLoad, LogSeverity::kInfo,
+          "table {} {} completed: {} rows loaded, {} rejected{}", table_name,
+          checkpoint_.plan_objects > 0 ? "slice " + std::to_string(checkpoint_.slice)
+                                       : std::string("load"),
+          checkpoint_.rows_loaded, checkpoint_.rows_rejected,
+          rows_filtered_
+              ? ", " + std::to_string(rows_filtered_) + " left out by the selection filters"
+              : std::string());
   return Finish(TableOutcome::kCompleted, "", message);
 }
 
