@@ -59,6 +59,9 @@ struct Options {
   // Seals endpoint passwords at rest (AES-256-GCM, bound to the endpoint ARN); must outlive the
   // service. Null only for a service that reads (opendms logs): it refuses endpoint passwords.
   const secrets::MasterKey* master_key = nullptr;
+  // A running task's own log lines (the engine's) wait in memory for the next publish; past
+  // this many, further lines are dropped until then, and the count of dropped lines is logged.
+  int max_pending_log_lines = 2000;
 };
 
 // Thread-safe: Call() may run on many threads at once.

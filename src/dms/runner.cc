@@ -266,12 +266,20 @@ void DmsService::Impl::Record(const std::string& task_arn, const std::string& st
                   conn.status().ToString());
     return;
   }
-  Status st = (*conn)
-                  ->Query("UPDATE dms.tasks SET status = $2, run = run || $3::jsonb WHERE arn = $1",
-                          {task_arn, status, run_fields.dump()})
-                  .status();
+  // One transaction: a reader that sees the status sees the lines that go with it.
+  Status st = (*conn)->Execute("BEGIN");
+  if (st.ok()) {
+    st = (*conn)
+             ->Query("UPDATE dms.tasks SET status = $2, run = run || $3::jsonb WHERE arn = $1",
+                     {task_arn, status, run_fields.dump()})
+             .status();
+  }
   if (st.ok()) st = AppendLog(**conn, task_arn, log_lines);
-  if (!st.ok()) spdlog::error("[dms] task {}: recording status {}: {}", task_arn, status, st.ToString());
+  if (st.ok()) st = (*conn)->Execute("COMMIT");
+  if (!st.ok()) {
+    (void)(*conn)->Execute("ROLLBACK");
+    spdlog::error("[dms] task {}: recording status {}: {}", task_arn, status, st.ToString());
+  }
 }
 
 void DmsService::Impl::RunMain(Run& run) {
@@ -284,7 +292,10 @@ void DmsService::Impl::RunMain(Run& run) {
     spdlog::error("[dms] task {}: {}", run.task_id, message);
     Json fields = {{"StopReason", "Stop Reason FATAL_ERROR"},
                    {"LastFailureMessage", FailureMessage(message)}};
-    Record(run.task_arn, "failed", fields, {LogLine("TASK_MANAGER", 'E', message)});
+    // The engine's last lines, if it ran, come before the reason it ended.
+    std::vector<std::string> lines = TakeEngineLog(run);
+    lines.push_back(LogLine("TASK_MANAGER", 'E', message));
+    Record(run.task_arn, "failed", fields, lines);
     if (!abandoning_) {
       if (auto conn = catalog_.Acquire(); conn.ok()) {
         (void)(*conn)->Query("UPDATE dms.tasks SET run_desired = false WHERE arn = $1",
@@ -354,6 +365,7 @@ void DmsService::Impl::RunMain(Run& run) {
   options.cdc_poll_interval_ms = options_.cdc_poll_interval_millis;
   options.cdc_audit_interval_ms = options_.cdc_audit_interval_millis;
   options.wake = run.wake;
+  options.log_sink = EngineLogSink(run);
   if (klass != nullptr) options.read_buffer_bytes = static_cast<size_t>(klass->read_buffer_bytes);
   Result<engine::TaskSnapshot> result = Status::Internal("not run");
   for (int attempt = 0; attempt < 2; ++attempt) {
@@ -409,8 +421,10 @@ void DmsService::Impl::Publish(Run& run, bool final) {
   if (!snap.recovery_checkpoint.empty()) fields["RecoveryCheckpoint"] = snap.recovery_checkpoint;
   fields["ReplicationTaskStats"] = TaskStatsShape(snap);
 
-  // Log lines for what changed since the last publish.
+  // Log lines for what changed since the last publish: the task running, then the engine's own
+  // lines, the table state changes, and last how the task ended.
   std::vector<std::string> lines;
+  std::string end_line;
   if (status != run.logged_status) {
     if (status == "running") {
       lines.push_back(LogLine("TASK_MANAGER", 'I', "Task '" + run.task_id + "' running (" +
@@ -418,14 +432,15 @@ void DmsService::Impl::Publish(Run& run, bool final) {
                                                            run.start_type)) +
                                                        ")"));
     } else if (status == "stopped") {
-      lines.push_back(LogLine("TASK_MANAGER", 'I',
-                              "Task '" + run.task_id + "' stopped: " + snap.stop_reason));
+      end_line =
+          LogLine("TASK_MANAGER", 'I', "Task '" + run.task_id + "' stopped: " + snap.stop_reason);
     } else if (status == "failed") {
-      lines.push_back(LogLine("TASK_MANAGER", 'E', "Task '" + run.task_id + "' failed: " +
-                                                       snap.last_failure_message));
+      end_line = LogLine("TASK_MANAGER", 'E',
+                         "Task '" + run.task_id + "' failed: " + snap.last_failure_message);
     }
     run.logged_status = status;
   }
+  for (std::string& line : TakeEngineLog(run)) lines.push_back(std::move(line));
   for (const engine::TableStatistics& t : snap.tables) {
     const std::string name = t.schema_name + "." + t.table_name;
     std::string& logged = run.logged_table_states[name];
@@ -442,6 +457,7 @@ void DmsService::Impl::Publish(Run& run, bool final) {
                               "Table '" + name + "' in error: " + t.error_message));
     }
   }
+  if (!end_line.empty()) lines.push_back(std::move(end_line));
 
   auto conn = catalog_.Acquire();
   if (!conn.ok()) {
@@ -449,20 +465,27 @@ void DmsService::Impl::Publish(Run& run, bool final) {
     return;
   }
   // A stop while the run was being published must not be overwritten: the status moves only
-  // from starting/running/stopping.
-  Status st = (*conn)
-                  ->Query("UPDATE dms.tasks SET status = $2, run = (run - 'StopReason' - "
-                          "'LastFailureMessage') || $3::jsonb, table_stats = $4 WHERE arn = $1 "
-                          "AND status IN ('starting', 'running', 'stopping')",
-                          {run.task_arn, status, fields.dump(), TableStatisticsShape(snap).dump()})
-                  .status();
+  // from starting/running/stopping. One transaction: a reader that sees the status (e.g.
+  // "stopped") sees the log lines that led to it.
+  Status st = (*conn)->Execute("BEGIN");
+  if (st.ok()) {
+    st = (*conn)
+             ->Query(
+                 "UPDATE dms.tasks SET status = $2, run = (run - 'StopReason' - "
+                 "'LastFailureMessage') || $3::jsonb, table_stats = $4 WHERE arn = $1 "
+                 "AND status IN ('starting', 'running', 'stopping')",
+                 {run.task_arn, status, fields.dump(), TableStatisticsShape(snap).dump()})
+             .status();
+  }
   if (st.ok() && final && !shutting_down && !run.stopped_for_reboot) {
     st = (*conn)
              ->Query("UPDATE dms.tasks SET run_desired = false WHERE arn = $1", {run.task_arn})
              .status();
   }
   if (st.ok()) st = AppendLog(**conn, run.task_arn, lines);
+  if (st.ok()) st = (*conn)->Execute("COMMIT");
   if (!st.ok()) {
+    (void)(*conn)->Execute("ROLLBACK");
     spdlog::warn("[dms] task {}: publishing its state: {}", run.task_id, st.ToString());
     return;
   }
@@ -553,6 +576,41 @@ void DmsService::Impl::RebootRuns(const std::string& instance_arn, double availa
       }
     }
   });
+}
+
+engine::LogSink DmsService::Impl::EngineLogSink(Run& run) {
+  const size_t limit = static_cast<size_t>(std::max(1, options_.max_pending_log_lines));
+  // The Run outlives its engine task (it owns it), so the reference stays valid for every call.
+  return [&run, limit](engine::LogComponent component, engine::LogSeverity severity,
+                       std::string_view message) {
+    std::string line =
+        LogLine(engine::LogComponentName(component), engine::LogSeverityLetter(severity), message);
+    std::lock_guard lock(run.log_mu);
+    if (run.pending_log.size() >= limit) {
+      ++run.dropped_log_lines;
+      return;
+    }
+    run.pending_log.push_back(std::move(line));
+  };
+}
+
+std::vector<std::string> DmsService::Impl::TakeEngineLog(Run& run) {
+  std::vector<std::string> lines;
+  int64_t dropped = 0;
+  {
+    std::lock_guard lock(run.log_mu);
+    lines.swap(run.pending_log);
+    std::swap(dropped, run.dropped_log_lines);
+  }
+  if (dropped > 0) {
+    const std::string message = std::to_string(dropped) +
+                                " log lines of the task were dropped: it logged more than " +
+                                std::to_string(options_.max_pending_log_lines) +
+                                " lines between two publishes of its state";
+    spdlog::warn("[dms] task {}: {}", run.task_id, message);
+    lines.push_back(LogLine("TASK_MANAGER", 'W', message));
+  }
+  return lines;
 }
 
 void DmsService::Impl::MonitorMain() {

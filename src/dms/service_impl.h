@@ -103,6 +103,11 @@ class DmsService::Impl {
     // What was last logged per table ("Table completed" …), to log each change once.
     std::map<std::string, std::string> logged_table_states;  // guarded by publish_mu
     std::string logged_status;                                // guarded by publish_mu
+    // The engine's log lines (RunOptions::log_sink), in DMS's shape, for the next publish.
+    // Its own mutex: the engine's threads append while a publish may be writing the catalog.
+    std::mutex log_mu;
+    std::vector<std::string> pending_log;  // guarded by log_mu; at most max_pending_log_lines
+    int64_t dropped_log_lines = 0;         // guarded by log_mu; since the last publish
   };
 
   // --- operations (service.cc)
@@ -179,6 +184,10 @@ class DmsService::Impl {
   Result<Json> TargetDocument(const EndpointRecord& target, const CallContext& ctx);
   // Writes the run's snapshot to the catalog (and new log lines). `final`: the run ended.
   void Publish(Run& run, bool final);
+  // The sink the run's engine logs to: it queues lines in run.pending_log.
+  engine::LogSink EngineLogSink(Run& run);
+  // Takes the queued engine lines, and a line counting those dropped.
+  std::vector<std::string> TakeEngineLog(Run& run);
   void MonitorMain();
   void Record(const std::string& task_arn, const std::string& status, Json run_fields,
               const std::vector<std::string>& log_lines);

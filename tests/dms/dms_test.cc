@@ -374,6 +374,70 @@ TEST_F(DmsTest, FullLoadRunsToFullLoadOnlyFinishedWithStatisticsAndLogs) {
   CheckShapes();
 }
 
+// The engine's own lines (not only the runner's status lines) reach the task's log with their
+// DMS component and severity.
+TEST_F(DmsTest, TheEnginesWarningsAreInTheTaskLogWithTheirComponents) {
+  CreateAll();
+  for (const char* key :
+       {"sales/public/customers/LOAD00000001.csv", "sales/public/customers/LOAD00000002.csv"}) {
+    ASSERT_TRUE(store_->Delete("landing", key).ok()) << key;
+  }
+  auto put = store_->Put("landing", "sales/public/products/LOAD00000002.csv",
+                         "sku,name,price,weight_kg,stocked_at\n"
+                         "P-901,Bad,not-a-price,1.0,2024-01-01 00:00:00\n");
+  ASSERT_TRUE(put.ok());
+  const std::string task = CreateTask("task.json", "sales-warnings");  // DataErrorPolicy LOG_ERROR
+  WaitTask(task, "ready", 10);
+  Start(task, "start-replication");
+  WaitTask(task, "stopped");
+
+  auto lines = service_->TaskLogLines("sales-warnings");
+  ASSERT_TRUE(lines.ok()) << lines.status().ToString();
+  std::string all;
+  for (const auto& l : *lines) all += l + "\n";
+  auto has = [&](const std::string& head, const std::string& part) {
+    for (const auto& l : *lines) {
+      if (l.find(head) == 19 && l.find(part) != std::string::npos) return true;
+    }
+    return false;
+  };
+  EXPECT_TRUE(has(" [TASK_MANAGER   ]I:  ", "start-replication full load of 2 tables")) << all;
+  EXPECT_TRUE(has(" [SOURCE_UNLOAD  ]W:  ",
+                  "table sales.customers has no objects under "
+                  "s3://landing/sales/public/customers/: loaded 0 rows"))
+      << all;
+  EXPECT_TRUE(has(" [TARGET_LOAD    ]W:  ",
+                  "s3://landing/sales/public/products/LOAD00000002.csv line 2, column 3"))
+      << all;
+  EXPECT_TRUE(has(" [TARGET_LOAD    ]I:  ", "completed: 3 rows loaded, 1 rejected")) << all;
+  // The runner's lines keep their place around the engine's: running first, stopped last.
+  ASSERT_FALSE(lines->empty());
+  EXPECT_NE(lines->back().find("Task 'sales-warnings' stopped"), std::string::npos) << all;
+}
+
+// A task logging faster than its lines are published loses the excess, and says how many.
+TEST_F(DmsTest, EngineLogLinesBeyondThePendingBoundAreDroppedAndCounted) {
+  options_.max_pending_log_lines = 2;
+  options_.publish_interval_millis = 60000;  // everything arrives at the final publish
+  NewService();
+  CreateAll();
+  const std::string task = CreateTask("task.json", "sales-chatty");
+  WaitTask(task, "ready", 10);
+  Start(task, "start-replication");
+  WaitTask(task, "stopped");
+  auto lines = service_->TaskLogLines("sales-chatty");
+  ASSERT_TRUE(lines.ok()) << lines.status().ToString();
+  std::string all;
+  for (const auto& l : *lines) all += l + "\n";
+  // Kept: the first two (the full load's start, then a table's completion); dropped: the other
+  // table's completion.
+  EXPECT_NE(all.find("]I:  start-replication full load of 2 tables"), std::string::npos) << all;
+  EXPECT_NE(all.find("[TASK_MANAGER   ]W:  1 log lines of the task were dropped: it logged more "
+                     "than 2 lines"),
+            std::string::npos)
+      << all;
+}
+
 TEST_F(DmsTest, CdcIsWokenByNewObjectsStopsAndResumes) {
   CreateAll();
   const std::string task = CreateTask("task-cdc.json", "sales-cdc");

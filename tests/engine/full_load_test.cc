@@ -347,6 +347,25 @@ TEST_F(FullLoad, EmptyObjectAndEmptyFolderLoadZeroRows) {
   EXPECT_EQ(s.full_load_progress_percent, 100);
 }
 
+TEST_F(FullLoad, TheTaskLogSinkGetsTheEngineLinesWithTheirComponents) {
+  Put("public/a/1.csv", "1,x\nbad,y\n");  // public/b has no objects
+  TaskLogRecorder log;
+  log_sink_ = log.Sink();
+  TaskSnapshot s = Run(Source(kTwoTables), Task(IncludeAll()));
+  ASSERT_EQ(s.status, "stopped") << s.last_failure_message;
+  EXPECT_TRUE(log.Has("TASK_MANAGER I", "start-replication full load of 2 tables"));
+  EXPECT_TRUE(
+      log.Has("SOURCE_UNLOAD W", "table public.b has no objects under s3://landing/public/b/"));
+  EXPECT_TRUE(log.Has("TARGET_LOAD W", "s3://landing/public/a/1.csv line 2, column 1"));
+  EXPECT_TRUE(log.Has("TARGET_LOAD W",
+                      "LOG_ERROR; row rejected kept in public.awsdms_full_load_exceptions"));
+  EXPECT_TRUE(log.Has("TARGET_LOAD I", "completed: 1 rows loaded, 1 rejected"));
+  // The sink gets the message alone: the server adds time, component and severity.
+  for (const std::string& line : log.lines()) {
+    EXPECT_EQ(line.find("test-task"), std::string::npos) << line;
+  }
+}
+
 TEST_F(FullLoad, MalformedDefinitionsAreRejectedBeforeAnythingRuns) {
   auto bad_json = Define(Source("{\"TableCount\": 1, \"Tables\": ["), Task(IncludeAll()));
   ASSERT_FALSE(bad_json.ok());
