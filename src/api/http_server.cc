@@ -230,6 +230,17 @@ Status Server::Impl::ParseTarget(RequestState& st) {
 
 Status Server::Impl::Authenticate(RequestState& st) {
   HttpRequest& r = st.request;
+  if (st.protocol == Protocol::kRestXml && HasSigV2Query(r) && !r.HasQuery("X-Amz-Credential")) {
+    // A SigV2 presigned URL (boto3's default for S3 in us-east-1). Its payload is unsigned.
+    ASSIGN_OR_RETURN(SigV2QueryClaim v2, ParseSigV2Query(r));
+    if (!ConstantTimeEquals(v2.access_key_id, options.root.access_key_id)) {
+      return UnknownAccessKey(st.protocol, v2.access_key_id);
+    }
+    RETURN_IF_ERROR(VerifySigV2Query(r, v2, options.root.secret_access_key, Clock::Now()));
+    r.access_key_id = v2.access_key_id;
+    r.service = "s3";
+    return Status::Ok();
+  }
   ASSIGN_OR_RETURN(SigV4Claim claim, ParseSigV4(r, st.protocol));
   if (!ConstantTimeEquals(claim.access_key_id, options.root.access_key_id)) {
     return UnknownAccessKey(st.protocol, claim.access_key_id);

@@ -5,6 +5,8 @@
 #include <algorithm>
 #include <array>
 #include <cstring>
+#include <ctime>
+#include <limits>
 
 #include "api/api.h"
 #include "api/s3_handler.h"
@@ -87,27 +89,6 @@ std::string Lower(std::string_view s) {
   return out;
 }
 
-// Whether an If-Match / If-None-Match value ("*", or a comma-separated list of quoted, possibly
-// weak, ETags) names `etag` (unquoted).
-bool EtagListMatches(std::string_view header, std::string_view etag) {
-  size_t pos = 0;
-  while (pos <= header.size()) {
-    size_t end = header.find(',', pos);
-    if (end == std::string_view::npos) end = header.size();
-    std::string_view item = header.substr(pos, end - pos);
-    pos = end + 1;
-    while (!item.empty() && item.front() == ' ') item.remove_prefix(1);
-    while (!item.empty() && item.back() == ' ') item.remove_suffix(1);
-    if (item == "*") return true;
-    if (item.starts_with("W/")) item.remove_prefix(2);
-    if (item.size() >= 2 && item.front() == '"' && item.back() == '"') {
-      item = item.substr(1, item.size() - 2);
-    }
-    if (item == etag) return true;
-  }
-  return false;
-}
-
 // "bytes=a-b" / "bytes=a-" / "bytes=-n". S3 ignores a Range header it cannot parse (and serves
 // several ranges as the whole object), so those yield nullopt; "bytes=-0" is unsatisfiable.
 Result<std::optional<ByteRange>> ParseRange(std::string_view header) {
@@ -180,6 +161,58 @@ HttpResponse NoContent() {
   return response;
 }
 
+// An HTTP date (IMF-fixdate, "Sun, 06 Nov 1994 08:49:37 GMT"); nullopt when it is not one (S3
+// then ignores the condition, as RFC 9110 says).
+std::optional<TimePoint> ParseHttpDate(const std::string& text) {
+  std::tm tm{};
+  const char* end = strptime(text.c_str(), "%a, %d %b %Y %H:%M:%S GMT", &tm);
+  if (end == nullptr || *end != '\0') return std::nullopt;
+  return std::chrono::system_clock::from_time_t(timegm(&tm));
+}
+
+// Whether an If-Match / If-None-Match list ("\"a\", \"b\"" or "*") names `etag` (unquoted).
+bool EtagListMatches(std::string_view list, std::string_view etag) {
+  size_t start = 0;
+  while (start <= list.size()) {
+    size_t comma = list.find(',', start);
+    if (comma == std::string_view::npos) comma = list.size();
+    std::string_view item = list.substr(start, comma - start);
+    while (!item.empty() && item.front() == ' ') item.remove_prefix(1);
+    while (!item.empty() && item.back() == ' ') item.remove_suffix(1);
+    if (item.starts_with("W/")) item.remove_prefix(2);
+    if (item.size() >= 2 && item.front() == '"' && item.back() == '"') {
+      item = item.substr(1, item.size() - 2);
+    }
+    if (item == "*" || item == etag) return true;
+    start = comma + 1;
+  }
+  return false;
+}
+
+// S3's conditional GET/HEAD (RFC 9110 §13.2.2 order): 412 PreconditionFailed when If-Match
+// fails (or, without If-Match, If-Unmodified-Since), 304 when If-None-Match matches (or, without
+// it, nothing changed since If-Modified-Since). nullopt: serve the object. Times compare at
+// whole seconds, the resolution of Last-Modified.
+std::optional<int> FailedCondition(const HttpRequest& request, const ObjectInfo& info) {
+  const auto seconds = [](TimePoint t) {
+    return std::chrono::time_point_cast<std::chrono::seconds>(t);
+  };
+  const auto modified = seconds(info.last_modified);
+  if (const std::string* if_match = request.Header("if-match")) {
+    if (!EtagListMatches(*if_match, info.etag)) return 412;
+  } else if (const std::string* since = request.Header("if-unmodified-since")) {
+    std::optional<TimePoint> at = ParseHttpDate(*since);
+    if (at && modified > seconds(*at)) return 412;
+  }
+  if (const std::string* if_none_match = request.Header("if-none-match")) {
+    if (EtagListMatches(*if_none_match, info.etag)) return 304;
+  } else if (const std::string* since = request.Header("if-modified-since")) {
+    std::optional<TimePoint> at = ParseHttpDate(*since);
+    if (at && modified <= seconds(*at)) return 304;
+  }
+  return std::nullopt;
+}
+
 HttpResponse XmlResponse(std::string body, int status) {
   HttpResponse response;
   response.status = status;
@@ -196,6 +229,7 @@ void SetObjectHeaders(HttpResponse& response, const ObjectInfo& info) {
   for (const auto& [name, value] : info.user_metadata) {
     response.SetHeader("x-amz-meta-" + name, value);
   }
+  for (const auto& [name, value] : info.content_headers) response.SetHeader(name, value);
 }
 
 PutOptions PutOptionsFrom(const HttpRequest& request) {
@@ -205,6 +239,12 @@ PutOptions PutOptionsFrom(const HttpRequest& request) {
     if (name.starts_with("x-amz-meta-") && name.size() > 11) {
       options.user_metadata[name.substr(11)] = value;
     }
+  }
+  // (The HTTP layer has already taken aws-chunked, the transfer's framing, out of
+  // Content-Encoding.)
+  for (std::string_view header : objectstore::kStoredContentHeaders) {
+    const std::string* value = request.Header(Lower(header));
+    if (value != nullptr && !value->empty()) options.content_headers[std::string(header)] = *value;
   }
   return options;
 }
@@ -460,26 +500,71 @@ Status S3Handler::RequireBucket(std::string_view bucket) {
 // Buckets
 // ---------------------------------------------------------------------------------------------
 
+// Buckets in name order. With max-buckets, pages of that many and a ContinuationToken (the
+// base64 of the last name returned); bucket-region filters on this server's one region.
 Begun S3Handler::ListBuckets(const HttpRequest& request) {
   Result<std::vector<objectstore::BucketInfo>> buckets = store_.ListBuckets();
   if (!buckets.ok()) return {Error(buckets.status(), request), nullptr};
-  std::string prefix = request.Query("prefix") ? *request.Query("prefix") : "";
+  std::sort(buckets->begin(), buckets->end(),
+            [](const auto& a, const auto& b) { return a.name < b.name; });
+  const std::string* prefix_param = request.Query("prefix");
+  const std::string* max_param = request.Query("max-buckets");
+  const std::string* token = request.Query("continuation-token");
+  const std::string* region = request.Query("bucket-region");
+  size_t max_buckets = std::numeric_limits<size_t>::max();
+  if (max_param != nullptr) {
+    const bool digits = !max_param->empty() && max_param->size() <= 5 &&
+                        std::all_of(max_param->begin(), max_param->end(),
+                                    [](char c) { return c >= '0' && c <= '9'; });
+    const size_t n = digits ? std::stoul(*max_param) : 0;
+    if (n < 1 || n > 10000) {
+      return {Error(Status::Aws(ErrorCode::kInvalidArgument, "InvalidArgument",
+                                "max-buckets must be a number from 1 to 10000, got '" +
+                                    *max_param + "'"),
+                    request),
+              nullptr};
+    }
+    max_buckets = n;
+  }
+  std::string after;
+  if (token != nullptr) {
+    Result<std::string> decoded = Base64Decode(*token);
+    if (!decoded.ok() || decoded->empty()) {
+      return {Error(Status::Aws(ErrorCode::kInvalidArgument, "InvalidArgument",
+                                "The continuation token provided is incorrect"),
+                    request),
+              nullptr};
+    }
+    after = *decoded;
+  }
   XmlWriter xml("ListAllMyBucketsResult");
   xml.Open("Owner")
       .Element("ID", options_.owner_id)
       .Element("DisplayName", options_.owner_display_name)
       .Close("Owner");
   xml.Open("Buckets");
-  for (const objectstore::BucketInfo& bucket : *buckets) {
-    if (!bucket.name.starts_with(prefix)) continue;
-    xml.Open("Bucket")
-        .Element("Name", bucket.name)
-        .Element("CreationDate", XmlDate(bucket.creation_date))
-        .Element("BucketRegion", options_.region)
-        .Close("Bucket");
+  size_t listed = 0;
+  std::string next_token;
+  if (region == nullptr || *region == options_.region) {
+    for (const objectstore::BucketInfo& bucket : *buckets) {
+      if (prefix_param != nullptr && !bucket.name.starts_with(*prefix_param)) continue;
+      if (!after.empty() && bucket.name <= after) continue;
+      if (listed == max_buckets) {
+        next_token = Base64Encode(after);
+        break;
+      }
+      xml.Open("Bucket")
+          .Element("Name", bucket.name)
+          .Element("CreationDate", XmlDate(bucket.creation_date))
+          .Element("BucketRegion", options_.region)
+          .Close("Bucket");
+      after = bucket.name;
+      ++listed;
+    }
   }
   xml.Close("Buckets");
-  if (!prefix.empty()) xml.Element("Prefix", prefix);
+  if (!next_token.empty()) xml.Element("ContinuationToken", next_token);
+  if (prefix_param != nullptr && !prefix_param->empty()) xml.Element("Prefix", *prefix_param);
   return {XmlResponse(xml.Finish()), nullptr};
 }
 
@@ -691,15 +776,18 @@ HttpResponse S3Handler::GetObject(const HttpRequest& request, const Target& targ
   }
   std::shared_ptr<ObjectReader> reader = std::move(opened).value();
   const ObjectInfo& info = reader->info();
-  // If-Match: a reader resuming a cut download pins the version it started with.
-  if (const std::string* if_match = request.Header("if-match");
-      if_match != nullptr && !EtagListMatches(*if_match, info.etag)) {
-    return Error(Status::Aws(ErrorCode::kInvalidState, "PreconditionFailed",
-                             "At least one of the pre-conditions you specified did not hold: "
-                             "If-Match " + *if_match + ", ETag " + QuotedEtag(info.etag)),
-                 request);
-  }
   HttpResponse response;
+  if (std::optional<int> failed = FailedCondition(request, info)) {
+    if (*failed == 412) {
+      return Error(Status::Aws(ErrorCode::kInvalidArgument, "PreconditionFailed",
+                               "At least one of the pre-conditions you specified did not hold"),
+                   request);
+    }
+    response.status = 304;  // Not Modified: the validators, no body
+    response.SetHeader("ETag", QuotedEtag(info.etag));
+    response.SetHeader("Last-Modified", HttpDate(info.last_modified));
+    return response;
+  }
   SetObjectHeaders(response, info);
   bool whole = reader->range_first() == 0 && reader->range_length() == info.size;
   if (range) {
@@ -802,6 +890,7 @@ HttpResponse S3Handler::CopyObject(const HttpRequest& request, const Target& tar
   if (directive == "COPY") {
     options.content_type = from.content_type;
     options.user_metadata = from.user_metadata;
+    options.content_headers = from.content_headers;
   } else {
     options = PutOptionsFrom(request);
   }

@@ -29,6 +29,7 @@ struct Upload {
   TimePoint initiated;
   std::string content_type;
   std::map<std::string, std::string> user_metadata;
+  std::map<std::string, std::string> content_headers;
   std::string checksum_algorithm;  // "CRC32" when the client asked for it, else ""
 };
 

@@ -129,6 +129,8 @@ Result<Upload> S3Handler::LoadUpload(std::string_view upload_id, const Target& t
         std::chrono::nanoseconds(doc.at("initiated_ns").get<int64_t>())));
     upload.content_type = doc.at("content_type").get<std::string>();
     upload.user_metadata = doc.at("user_metadata").get<std::map<std::string, std::string>>();
+    upload.content_headers =  // records staged by an older server lack it
+        doc.value("content_headers", std::map<std::string, std::string>{});
     upload.checksum_algorithm = doc.at("checksum_algorithm").get<std::string>();
   } catch (const Json::exception& e) {
     return Status::Corruption("multipart upload record " + record_key + " is damaged: " +
@@ -176,6 +178,7 @@ HttpResponse S3Handler::CreateMultipartUpload(const HttpRequest& request, const 
                  {"initiated_ns", Nanos(Clock::Now())},
                  {"content_type", options.content_type},
                  {"user_metadata", options.user_metadata},
+                 {"content_headers", options.content_headers},
                  {"checksum_algorithm", algorithm}};
   Result<ObjectInfo> stored = staging_->Put(
       kStagingBucket, upload_id + "/" + std::string(kUploadRecord), record.dump());
@@ -352,6 +355,7 @@ HttpResponse S3Handler::CompleteParsed(const HttpRequest& request, const Target&
   PutOptions options;
   options.content_type = upload->content_type;
   options.user_metadata = upload->user_metadata;
+  options.content_headers = upload->content_headers;
   std::string count = std::to_string(staged.size());
   options.etag = HexEncode(Md5(binary_md5s)) + "-" + count;
   // S3's composite checksum: the CRC32 of the parts' CRC32s, "-<parts>".

@@ -2,7 +2,11 @@
 // error codes and messages are AWS's, as botocore shows them.
 #include "api/sigv4_verify.h"
 
+#include <openssl/evp.h>
+#include <openssl/hmac.h>
+
 #include <algorithm>
+#include <array>
 #include <ctime>
 
 namespace opendms::api {
@@ -206,10 +210,10 @@ Result<SigV4Claim> ParseSigV4(const HttpRequest& request, Protocol protocol) {
   }
 
   if (!request.HasQuery("X-Amz-Credential") && !request.HasQuery("X-Amz-Signature")) {
-    if (request.HasQuery("AWSAccessKeyId") && request.HasQuery("Signature")) {
+    if (HasSigV2Query(request)) {  // the caller verifies S3's SigV2 presigned URLs itself
       return Status::Aws(ErrorCode::kInvalidArgument, "InvalidRequest",
                          "The authorization mechanism you have provided (Signature Version 2) is "
-                         "not supported. Please use AWS4-HMAC-SHA256.");
+                         "supported only for presigned S3 URLs. Please use AWS4-HMAC-SHA256.");
     }
     return MissingAuth(protocol);
   }
@@ -337,6 +341,98 @@ Status UnknownAccessKey(Protocol protocol, std::string_view access_key_id) {
                          "The security token included in the request is invalid.");
   }
   return Status::InvalidArgument("unknown access key");
+}
+
+namespace {
+
+// Only SigV2 needs SHA-1; it stays here rather than in core.
+std::string HmacSha1(std::string_view key, std::string_view data) {
+  unsigned char md[EVP_MAX_MD_SIZE];
+  unsigned int len = 0;
+  if (HMAC(EVP_sha1(), key.data(), static_cast<int>(key.size()),
+           reinterpret_cast<const unsigned char*>(data.data()), data.size(), md, &len) == nullptr) {
+    throw std::runtime_error("HMAC(sha1) failed");
+  }
+  return std::string(reinterpret_cast<char*>(md), len);
+}
+
+// The query parameters S3 includes in a SigV2 canonical resource (botocore's QSA_OF_INTEREST).
+constexpr std::array<std::string_view, 33> kSignedSubresources = {
+    "accelerate", "acl", "cors", "defaultObjectAcl", "location", "logging", "partNumber",
+    "policy", "requestPayment", "torrent", "versioning", "versionId", "versions", "website",
+    "uploads", "uploadId", "response-content-type", "response-content-language",
+    "response-expires", "response-cache-control", "response-content-disposition",
+    "response-content-encoding", "delete", "lifecycle", "tagging", "restore", "storageClass",
+    "notification", "replication", "inventory", "analytics", "metrics", "select"};
+
+}  // namespace
+
+bool HasSigV2Query(const HttpRequest& request) {
+  return request.HasQuery("AWSAccessKeyId") && request.HasQuery("Signature");
+}
+
+Result<SigV2QueryClaim> ParseSigV2Query(const HttpRequest& request) {
+  SigV2QueryClaim claim;
+  claim.access_key_id = *request.Query("AWSAccessKeyId");
+  claim.signature = *request.Query("Signature");
+  const std::string* expires = request.Query("Expires");
+  if (expires == nullptr) {
+    return Status::Aws(ErrorCode::kInvalidArgument, "AccessDenied",
+                       "Query-string authentication requires the Signature, Expires and "
+                       "AWSAccessKeyId parameters");
+  }
+  try {
+    size_t used = 0;
+    claim.expires = std::stoll(*expires, &used);
+    if (used != expires->size()) throw std::invalid_argument("trailing characters");
+  } catch (const std::exception&) {
+    return Status::Aws(ErrorCode::kInvalidArgument, "AccessDenied",
+                       "Expires must be a number of seconds since the epoch, got '" + *expires +
+                           "'");
+  }
+  return claim;
+}
+
+std::string SigV2StringToSign(const HttpRequest& request, const SigV2QueryClaim& claim) {
+  std::string out = request.method + "\n";
+  out += request.HeaderOr("content-md5") + "\n";
+  out += request.HeaderOr("content-type") + "\n";
+  out += std::to_string(claim.expires) + "\n";
+  for (const auto& [name, value] : request.headers) {  // lowercase names, sorted (std::map)
+    if (name.rfind("x-amz-", 0) == 0) out += name + ":" + value + "\n";
+  }
+  out += request.raw_path.empty() ? "/" : request.raw_path;
+  std::vector<std::pair<std::string, std::string>> subresources;
+  for (const auto& [name, value] : request.query) {
+    if (std::find(kSignedSubresources.begin(), kSignedSubresources.end(), name) !=
+        kSignedSubresources.end()) {
+      subresources.emplace_back(name, value);
+    }
+  }
+  std::stable_sort(subresources.begin(), subresources.end(),
+                   [](const auto& a, const auto& b) { return a.first < b.first; });
+  for (size_t i = 0; i < subresources.size(); ++i) {
+    out += i == 0 ? "?" : "&";
+    out += subresources[i].first;
+    if (!subresources[i].second.empty()) out += "=" + subresources[i].second;
+  }
+  return out;
+}
+
+Status VerifySigV2Query(const HttpRequest& request, const SigV2QueryClaim& claim,
+                        std::string_view secret_key, TimePoint now) {
+  const int64_t now_seconds =
+      std::chrono::duration_cast<std::chrono::seconds>(now.time_since_epoch()).count();
+  if (now_seconds > claim.expires) {
+    return Status::Aws(ErrorCode::kInvalidArgument, "AccessDenied", "Request has expired");
+  }
+  const std::string expected =
+      Base64Encode(HmacSha1(secret_key, SigV2StringToSign(request, claim)));
+  if (!ConstantTimeEquals(expected, claim.signature)) {
+    return Status::Aws(ErrorCode::kInvalidArgument, "SignatureDoesNotMatch",
+                       std::string(kS3BadSignature));
+  }
+  return Status::Ok();
 }
 
 }  // namespace opendms::api

@@ -1,5 +1,7 @@
 // api (internal): verifying AWS Signature Version 4 on an incoming request, in both forms —
-// the Authorization header and the presigned query (X-Amz-Algorithm, X-Amz-Credential, …).
+// the Authorization header and the presigned query (X-Amz-Algorithm, X-Amz-Credential, …) —
+// and S3's legacy presigned query (Signature Version 2), which boto3's generate_presigned_url
+// still produces for S3 in us-east-1.
 // The primitives (canonical query, string to sign, signing key) are core's sigv4::.
 //
 // Errors come back as Status with the AWS code the protocol uses (S3: AccessDenied,
@@ -56,6 +58,27 @@ sigv4::CanonicalRequest BuildCanonicalRequest(const HttpRequest& request, const 
 // Compares the claimed signature with the one computed from `secret_key` (constant time).
 Status VerifySigV4(const SigV4Claim& claim, const sigv4::CanonicalRequest& canonical,
                    std::string_view secret_key, Protocol protocol);
+
+// S3's Signature Version 2 query authentication: ?AWSAccessKeyId=…&Expires=<epoch s>&Signature=
+// base64(HMAC-SHA1(secret, string to sign)). Only the presigned form (the Authorization: AWS
+// header form is refused by ParseSigV4).
+struct SigV2QueryClaim {
+  std::string access_key_id;
+  int64_t expires = 0;  // epoch seconds
+  std::string signature;  // base64, as sent
+};
+
+// True when the request carries AWSAccessKeyId and Signature query parameters.
+bool HasSigV2Query(const HttpRequest& request);
+Result<SigV2QueryClaim> ParseSigV2Query(const HttpRequest& request);
+// Method, Content-MD5, Content-Type, Expires, the x-amz-* headers, then the resource: the raw
+// path (path-style "/bucket/key") and the sub-resources S3 signs (uploadId, partNumber,
+// response-content-type, …) sorted, as botocore's HmacV1QueryAuth builds it.
+std::string SigV2StringToSign(const HttpRequest& request, const SigV2QueryClaim& claim);
+// Checks the expiry (AccessDenied "Request has expired") and the signature
+// (SignatureDoesNotMatch), in constant time.
+Status VerifySigV2Query(const HttpRequest& request, const SigV2QueryClaim& claim,
+                        std::string_view secret_key, TimePoint now);
 
 // The protocol's error for an access key that is not known.
 Status UnknownAccessKey(Protocol protocol, std::string_view access_key_id);

@@ -170,6 +170,7 @@ class ServerMain {
                                                             *main->secrets_manager_));
     dms::Options dms_options;
     dms_options.context.region = config.region;
+    dms_options.master_key = &*main->master_key_;
     ASSIGN_OR_RETURN(main->dms_, dms::DmsService::Create(*main->catalog_, *main->buckets_,
                                                          main->SecretResolver(), dms_options));
 

@@ -43,7 +43,9 @@ Result<Json> DmsService::Impl::TestConnection(const Json& in, const CallContext&
     if (endpoint.doc.value("EndpointType", "") == "SOURCE") {
       // The bucket must be listable where the task will read it; a remote S3 gets one retry
       // so that an unreachable endpoint fails the test quickly.
-      auto parsed = engine::ParseSourceEndpoint(endpoint.input);
+      auto input = OpenPasswords(options_.master_key, endpoint);
+      auto parsed = input.ok() ? engine::ParseSourceEndpoint(*input)
+                               : Result<engine::SourceEndpoint>(input.status());
       auto source = parsed.ok() ? OpenSourceStore(*parsed, ctx, /*max_retries=*/1)
                                 : Result<SourceStore>(parsed.status());
       Status checked =
@@ -158,7 +160,8 @@ Result<Json> DmsService::Impl::RefreshSchemas(const Json& in, const CallContext&
     std::string failure;
     if (endpoint.doc.value("EndpointType", "") == "SOURCE") {
       // An S3 source's schemas are the TableOwner values of its table definition.
-      auto parsed = engine::ParseSourceEndpoint(endpoint.input);
+      auto parsed = engine::ParseSourceEndpoint(
+          WithSealedPlaceholders(endpoint.input, endpoint.sealed_passwords));
       auto tables = parsed.ok() ? engine::ParseExternalTableDefinition(
                                       parsed->s3.external_table_definition)
                                 : Result<engine::ExternalTableDefinition>(parsed.status());

@@ -20,6 +20,7 @@
 #include "core/core.h"
 #include "engine/engine.h"
 #include "objectstore/objectstore.h"
+#include "secrets/secrets.h"
 
 namespace opendms::dms {
 
@@ -55,6 +56,12 @@ struct Options {
   CallContext context;
   // Kept per task in the catalog; older lines are dropped.
   int max_log_lines_per_task = 10000;
+  // Seals endpoint passwords at rest (AES-256-GCM, bound to the endpoint ARN); must outlive the
+  // service. Null only for a service that reads (opendms logs): it refuses endpoint passwords.
+  const secrets::MasterKey* master_key = nullptr;
+  // A running task's own log lines (the engine's) wait in memory for the next publish; past
+  // this many, further lines are dropped until then, and the count of dropped lines is logged.
+  int max_pending_log_lines = 2000;
 };
 
 // Thread-safe: Call() may run on many threads at once.

@@ -65,6 +65,22 @@ CREATE TABLE dms.task_logs (
   line text NOT NULL,
   PRIMARY KEY (task_arn, seq));
 )sql"},
+      {2, "endpoint passwords sealed apart from the endpoint's input",
+       // {"KeyId": master key id, "Fields": {"Password" | "<X>Settings/Password": base64}}.
+       // Rows written before this migration keep their clear-text passwords in `input` until
+       // DmsService::Impl::Migrate seals them (it needs the master key, which SQL does not have).
+       R"sql(
+ALTER TABLE dms.endpoints ADD COLUMN sealed_passwords jsonb NOT NULL DEFAULT '{}';
+)sql"},
+      {3, "resource tags",
+       R"sql(
+CREATE TABLE dms.tags (
+  resource_arn text NOT NULL,
+  key text NOT NULL,
+  value text NOT NULL DEFAULT '',
+  seq bigserial,
+  PRIMARY KEY (resource_arn, key));
+)sql"},
   };
   return kMigrations;
 }
@@ -134,7 +150,120 @@ std::string LogLine(std::string_view component, char severity, std::string_view 
   return iso.substr(0, 19) + " [" + name + "]" + severity + ":  " + std::string(message);
 }
 
-Status DmsService::Impl::Migrate() { return catalog_.Migrate("dms", Migrations()); }
+Status DmsService::Impl::Migrate() {
+  RETURN_IF_ERROR(catalog_.Migrate("dms", Migrations()));
+  if (options_.master_key == nullptr) return Status::Ok();  // a reader (opendms logs)
+  // Endpoints written before passwords were sealed: seal them now. Idempotent; a row another
+  // process sealed meanwhile has nothing left to seal.
+  ASSIGN_OR_RETURN(auto conn, catalog_.Acquire());
+  ASSIGN_OR_RETURN(auto endpoints, LoadEndpoints(*conn));
+  for (EndpointRecord& e : endpoints) {
+    Json sealed = SealPasswords(*options_.master_key, e.arn, e.input, e.sealed_passwords);
+    if (sealed == e.sealed_passwords) continue;
+    RETURN_IF_ERROR(conn->Query("UPDATE dms.endpoints SET input = $2, sealed_passwords = $3 "
+                                "WHERE arn = $1",
+                                {e.arn, e.input.dump(), sealed.dump()})
+                        .status());
+    spdlog::info("[dms] endpoint {}: its clear-text password is now sealed with master key {}",
+                 e.identifier, options_.master_key->key_id());
+  }
+  return Status::Ok();
+}
+
+namespace {
+
+// Where a CreateEndpoint-shaped input can carry a password: top level, or in a settings object.
+std::vector<std::string> PasswordFields(const Json& input) {
+  std::vector<std::string> fields;
+  if (input.contains("Password")) fields.push_back("Password");
+  for (auto& [k, v] : input.items()) {
+    if (v.is_object() && v.contains("Password")) fields.push_back(k + "/Password");
+  }
+  return fields;
+}
+
+Json* FieldParent(Json& input, const std::string& field, std::string* key) {
+  size_t slash = field.find('/');
+  if (slash == std::string::npos) {
+    *key = field;
+    return &input;
+  }
+  *key = field.substr(slash + 1);
+  const std::string object = field.substr(0, slash);
+  if (!input.contains(object) || !input[object].is_object()) return nullptr;
+  return &input[object];
+}
+
+// Binds a sealed password to its endpoint and field: a blob copied to another row or field
+// does not open.
+std::string PasswordAad(std::string_view arn, std::string_view field) {
+  return "dms-endpoint-password:" + std::string(arn) + ":" + std::string(field);
+}
+
+}  // namespace
+
+Json SealPasswords(const secrets::MasterKey& key, std::string_view arn, Json& input,
+                   const Json& sealed) {
+  Json out = sealed.is_object() ? sealed : Json::object();
+  const std::vector<std::string> fields = PasswordFields(input);
+  if (fields.empty()) return out;
+  if (out.value("KeyId", "") != key.key_id()) {
+    // Sealed under another key: those fields cannot be carried over; the new ones replace them.
+    if (out.contains("KeyId")) out["Fields"] = Json::object();
+    out["KeyId"] = key.key_id();
+  }
+  if (!out.contains("Fields")) out["Fields"] = Json::object();
+  for (const std::string& field : fields) {
+    std::string name;
+    Json* parent = FieldParent(input, field, &name);
+    const Json value = (*parent)[name];
+    parent->erase(name);
+    if (!value.is_string()) continue;  // the engine's validation already refused it
+    out["Fields"][field] =
+        Base64Encode(key.Seal(value.get<std::string>(), PasswordAad(arn, field)));
+  }
+  return out;
+}
+
+Json WithSealedPlaceholders(Json input, const Json& sealed) {
+  if (!sealed.is_object() || !sealed.contains("Fields")) return input;
+  for (auto& [field, blob] : sealed["Fields"].items()) {
+    std::string name;
+    Json* parent = FieldParent(input, field, &name);
+    if (parent != nullptr && !parent->contains(name)) (*parent)[name] = "********";
+  }
+  return input;
+}
+
+Result<Json> OpenPasswords(const secrets::MasterKey* key, const EndpointRecord& endpoint) {
+  Json input = endpoint.input;  // a row from before sealing may still hold its clear text
+  const Json& sealed = endpoint.sealed_passwords;
+  if (!sealed.is_object() || !sealed.contains("Fields") || sealed["Fields"].empty()) return input;
+  const std::string key_id = sealed.value("KeyId", "");
+  if (key == nullptr) {
+    return Status::InvalidState("endpoint " + endpoint.identifier +
+                                ": its password is sealed and this process has no master key");
+  }
+  for (auto& [field, blob_text] : sealed["Fields"].items()) {
+    auto blob = Base64Decode(blob_text.get<std::string>(), "sealed password");
+    Result<std::string> password =
+        blob.ok() ? key->Unseal(key_id, *blob, PasswordAad(endpoint.arn, field))
+                  : Result<std::string>(blob.status());
+    if (!password.ok()) {
+      return Status::Aws(ErrorCode::kCorruption, "DecryptionFailure",
+                         "endpoint " + endpoint.identifier + ": its " + field +
+                             " cannot be decrypted with this server's master key " + key->key_id() +
+                             " (sealed under " + key_id +
+                             "); set the key the endpoint was created with (OPENDMS_MASTER_KEY "
+                             "or <data-dir>/master.key), or give the endpoint its password "
+                             "again with ModifyEndpoint");
+    }
+    std::string name;
+    Json* parent = FieldParent(input, field, &name);
+    if (parent != nullptr) (*parent)[name] = *password;
+  }
+  return input;
+}
 
 double DmsService::Impl::SettleAt() const {
   return ToEpochSeconds(Clock::Now()) + options_.transition_millis / 1000.0;
@@ -148,7 +277,9 @@ Status DmsService::Impl::Settle(pg::Connection& conn) {
       "settle_at <= $1",
       {now});
   if (!st.ok()) return st.status();
-  st = conn.Query("DELETE FROM dms.instances WHERE status = 'deleted'");
+  st = conn.Query(
+      "WITH gone AS (DELETE FROM dms.instances WHERE status = 'deleted' RETURNING arn) "
+      "DELETE FROM dms.tags WHERE resource_arn IN (SELECT arn FROM gone)");
   if (!st.ok()) return st.status();
   // A moved task's instance changes when the move settles.
   st = conn.Query(
@@ -159,8 +290,9 @@ Status DmsService::Impl::Settle(pg::Connection& conn) {
       {now});
   if (!st.ok()) return st.status();
   st = conn.Query(
-      "WITH gone AS (DELETE FROM dms.tasks WHERE status = 'deleted' RETURNING arn) "
-      "DELETE FROM dms.task_logs WHERE task_arn IN (SELECT arn FROM gone)");
+      "WITH gone AS (DELETE FROM dms.tasks WHERE status = 'deleted' RETURNING arn), "
+      "logs AS (DELETE FROM dms.task_logs WHERE task_arn IN (SELECT arn FROM gone)) "
+      "DELETE FROM dms.tags WHERE resource_arn IN (SELECT arn FROM gone)");
   return st.status();
 }
 
@@ -189,27 +321,29 @@ Result<InstanceRecord> DmsService::Impl::LoadInstance(pg::Connection& conn, std:
 }
 
 Result<std::vector<EndpointRecord>> DmsService::Impl::LoadEndpoints(pg::Connection& conn) {
-  ASSIGN_OR_RETURN(auto r, conn.Query("SELECT arn, identifier, doc, input FROM dms.endpoints "
-                                      "ORDER BY seq"));
+  ASSIGN_OR_RETURN(auto r, conn.Query("SELECT arn, identifier, doc, input, sealed_passwords "
+                                      "FROM dms.endpoints ORDER BY seq"));
   std::vector<EndpointRecord> out;
   for (int i = 0; i < r.rows(); ++i) {
     ASSIGN_OR_RETURN(Json doc, ParseColumn(r.Get(i, 2), "dms.endpoints.doc"));
     ASSIGN_OR_RETURN(Json input, ParseColumn(r.Get(i, 3), "dms.endpoints.input"));
+    ASSIGN_OR_RETURN(Json sealed, ParseColumn(r.Get(i, 4), "dms.endpoints.sealed_passwords"));
     out.push_back({std::string(r.Get(i, 0)), std::string(r.Get(i, 1)), std::move(doc),
-                   std::move(input)});
+                   std::move(input), std::move(sealed)});
   }
   return out;
 }
 
 Result<EndpointRecord> DmsService::Impl::LoadEndpoint(pg::Connection& conn, std::string_view arn) {
-  ASSIGN_OR_RETURN(auto r, conn.Query("SELECT arn, identifier, doc, input FROM dms.endpoints "
-                                      "WHERE arn = $1",
+  ASSIGN_OR_RETURN(auto r, conn.Query("SELECT arn, identifier, doc, input, sealed_passwords "
+                                      "FROM dms.endpoints WHERE arn = $1",
                                       {std::string(arn)}));
   if (r.rows() == 0) return NotFoundFault("Endpoint " + std::string(arn) + " not found");
   ASSIGN_OR_RETURN(Json doc, ParseColumn(r.Get(0, 2), "dms.endpoints.doc"));
   ASSIGN_OR_RETURN(Json input, ParseColumn(r.Get(0, 3), "dms.endpoints.input"));
+  ASSIGN_OR_RETURN(Json sealed, ParseColumn(r.Get(0, 4), "dms.endpoints.sealed_passwords"));
   return EndpointRecord{std::string(r.Get(0, 0)), std::string(r.Get(0, 1)), std::move(doc),
-                        std::move(input)};
+                        std::move(input), std::move(sealed)};
 }
 
 Result<std::vector<TaskRecord>> DmsService::Impl::LoadTasks(

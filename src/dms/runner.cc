@@ -23,33 +23,8 @@ bool Terminal(const std::string& status) { return status == "stopped" || status 
 }  // namespace
 
 Json TableStatisticsShape(const engine::TaskSnapshot& snap) {
-  Json list = Json::array();
-  for (const engine::TableStatistics& t : snap.tables) {
-    Json j;
-    j["SchemaName"] = t.schema_name;
-    j["TableName"] = t.table_name;
-    j["Inserts"] = t.inserts;
-    j["Deletes"] = t.deletes;
-    j["Updates"] = t.updates;
-    j["Ddls"] = t.ddls;
-    j["AppliedInserts"] = t.inserts;
-    j["AppliedDeletes"] = t.deletes;
-    j["AppliedUpdates"] = t.updates;
-    j["AppliedDdls"] = t.ddls;
-    j["FullLoadRows"] = t.full_load_rows;
-    j["FullLoadCondtnlChkFailedRows"] = 0;
-    j["FullLoadErrorRows"] = t.full_load_error_rows;
-    PutTime(j, "FullLoadStartTime", t.full_load_start);
-    PutTime(j, "FullLoadEndTime", t.full_load_end);
-    j["FullLoadReloaded"] = t.full_load_reloaded;
-    j["LastUpdateTime"] = ToEpochSeconds(t.last_update == TimePoint{} ? Clock::Now() : t.last_update);
-    j["TableState"] = t.table_state;
-    j["ValidationPendingRecords"] = 0;
-    j["ValidationFailedRecords"] = 0;
-    j["ValidationSuspendedRecords"] = 0;
-    j["ValidationState"] = "Not enabled";
-    list.push_back(std::move(j));
-  }
+  Json list = engine::TableStatisticsJson(snap, engine::TimeFormat::kEpochSeconds);
+  for (Json& table : list) table.erase("ApplyErrors");  // not a member of DMS's TableStatistics
   return list;
 }
 
@@ -188,7 +163,8 @@ Status DmsService::Impl::Launch(const TaskRecord& task, engine::StartType start_
                                 const CallContext& ctx) {
   ASSIGN_OR_RETURN(auto conn, catalog_.Acquire());
   ASSIGN_OR_RETURN(EndpointRecord source, LoadEndpoint(*conn, task.source_arn));
-  auto parsed = engine::ParseSourceEndpoint(source.input);
+  auto parsed = engine::ParseSourceEndpoint(
+      WithSealedPlaceholders(source.input, source.sealed_passwords));
   if (!parsed.ok()) return InvalidParameter(parsed.status().message());
   auto run = std::make_shared<Run>();
   run->task_arn = task.arn;
@@ -221,7 +197,7 @@ Status DmsService::Impl::Launch(const TaskRecord& task, engine::StartType start_
 
 Result<Json> DmsService::Impl::TargetDocument(const EndpointRecord& target,
                                               const CallContext& ctx) {
-  Json doc = target.input;
+  ASSIGN_OR_RETURN(Json doc, OpenPasswords(options_.master_key, target));
   const char* settings_key = doc.contains("PostgreSQLSettings")   ? "PostgreSQLSettings"
                              : doc.contains("PostgreSqlSettings") ? "PostgreSqlSettings"
                                                                   : nullptr;
@@ -281,7 +257,9 @@ Result<engine::TaskDefinition> DmsService::Impl::BuildDefinition(pg::Connection&
   spec["SourceEndpointArn"] = task.source_arn;
   spec["TargetEndpointArn"] = task.target_arn;
   spec["ReplicationInstanceArn"] = task.instance_arn;
-  return engine::LoadTaskDefinition(source.input, target_doc, spec);
+  // A remote S3 source's secret key is sealed like a database password.
+  ASSIGN_OR_RETURN(Json source_doc, OpenPasswords(options_.master_key, source));
+  return engine::LoadTaskDefinition(source_doc, target_doc, spec);
 }
 
 void DmsService::Impl::Record(const std::string& task_arn, const std::string& status,
@@ -293,12 +271,20 @@ void DmsService::Impl::Record(const std::string& task_arn, const std::string& st
                   conn.status().ToString());
     return;
   }
-  Status st = (*conn)
-                  ->Query("UPDATE dms.tasks SET status = $2, run = run || $3::jsonb WHERE arn = $1",
-                          {task_arn, status, run_fields.dump()})
-                  .status();
+  // One transaction: a reader that sees the status sees the lines that go with it.
+  Status st = (*conn)->Execute("BEGIN");
+  if (st.ok()) {
+    st = (*conn)
+             ->Query("UPDATE dms.tasks SET status = $2, run = run || $3::jsonb WHERE arn = $1",
+                     {task_arn, status, run_fields.dump()})
+             .status();
+  }
   if (st.ok()) st = AppendLog(**conn, task_arn, log_lines);
-  if (!st.ok()) spdlog::error("[dms] task {}: recording status {}: {}", task_arn, status, st.ToString());
+  if (st.ok()) st = (*conn)->Execute("COMMIT");
+  if (!st.ok()) {
+    (void)(*conn)->Execute("ROLLBACK");
+    spdlog::error("[dms] task {}: recording status {}: {}", task_arn, status, st.ToString());
+  }
 }
 
 void DmsService::Impl::RunMain(Run& run) {
@@ -311,7 +297,10 @@ void DmsService::Impl::RunMain(Run& run) {
     spdlog::error("[dms] task {}: {}", run.task_id, message);
     Json fields = {{"StopReason", "Stop Reason FATAL_ERROR"},
                    {"LastFailureMessage", FailureMessage(message)}};
-    Record(run.task_arn, "failed", fields, {LogLine("TASK_MANAGER", 'E', message)});
+    // The engine's last lines, if it ran, come before the reason it ended.
+    std::vector<std::string> lines = TakeEngineLog(run);
+    lines.push_back(LogLine("TASK_MANAGER", 'E', message));
+    Record(run.task_arn, "failed", fields, lines);
     if (!abandoning_) {
       if (auto conn = catalog_.Acquire(); conn.ok()) {
         (void)(*conn)->Query("UPDATE dms.tasks SET run_desired = false WHERE arn = $1",
@@ -368,10 +357,12 @@ void DmsService::Impl::RunMain(Run& run) {
   }
 
   // 2. A slot on the instance.
-  const int slots = klass != nullptr ? klass->concurrent_tasks : 1;
   {
     std::unique_lock lock(mu_);
-    cv_.wait(lock, [&] { return busy_slots_[run.instance_arn] < slots || run.stop_requested; });
+    if (klass != nullptr) slot_limits_[run.instance_arn] = klass->concurrent_tasks;
+    cv_.wait(lock, [&] {
+      return busy_slots_[run.instance_arn] < SlotsOf(run.instance_arn) || run.stop_requested;
+    });
     if (run.stop_requested) {
       lock.unlock();
       if (!abandoning_) {
@@ -389,6 +380,7 @@ void DmsService::Impl::RunMain(Run& run) {
   options.cdc_poll_interval_ms = options_.cdc_poll_interval_millis;
   options.cdc_audit_interval_ms = options_.cdc_audit_interval_millis;
   options.wake = run.wake;
+  options.log_sink = EngineLogSink(run);
   if (klass != nullptr) options.read_buffer_bytes = static_cast<size_t>(klass->read_buffer_bytes);
   Result<engine::TaskSnapshot> result = Status::Internal("not run");
   for (int attempt = 0; attempt < 2; ++attempt) {
@@ -444,8 +436,10 @@ void DmsService::Impl::Publish(Run& run, bool final) {
   if (!snap.recovery_checkpoint.empty()) fields["RecoveryCheckpoint"] = snap.recovery_checkpoint;
   fields["ReplicationTaskStats"] = TaskStatsShape(snap);
 
-  // Log lines for what changed since the last publish.
+  // Log lines for what changed since the last publish: the task running, then the engine's own
+  // lines, the table state changes, and last how the task ended.
   std::vector<std::string> lines;
+  std::string end_line;
   if (status != run.logged_status) {
     if (status == "running") {
       lines.push_back(LogLine("TASK_MANAGER", 'I', "Task '" + run.task_id + "' running (" +
@@ -453,14 +447,15 @@ void DmsService::Impl::Publish(Run& run, bool final) {
                                                            run.start_type)) +
                                                        ")"));
     } else if (status == "stopped") {
-      lines.push_back(LogLine("TASK_MANAGER", 'I',
-                              "Task '" + run.task_id + "' stopped: " + snap.stop_reason));
+      end_line =
+          LogLine("TASK_MANAGER", 'I', "Task '" + run.task_id + "' stopped: " + snap.stop_reason);
     } else if (status == "failed") {
-      lines.push_back(LogLine("TASK_MANAGER", 'E', "Task '" + run.task_id + "' failed: " +
-                                                       snap.last_failure_message));
+      end_line = LogLine("TASK_MANAGER", 'E',
+                         "Task '" + run.task_id + "' failed: " + snap.last_failure_message);
     }
     run.logged_status = status;
   }
+  for (std::string& line : TakeEngineLog(run)) lines.push_back(std::move(line));
   for (const engine::TableStatistics& t : snap.tables) {
     const std::string name = t.schema_name + "." + t.table_name;
     std::string& logged = run.logged_table_states[name];
@@ -477,6 +472,7 @@ void DmsService::Impl::Publish(Run& run, bool final) {
                               "Table '" + name + "' in error: " + t.error_message));
     }
   }
+  if (!end_line.empty()) lines.push_back(std::move(end_line));
 
   auto conn = catalog_.Acquire();
   if (!conn.ok()) {
@@ -484,24 +480,152 @@ void DmsService::Impl::Publish(Run& run, bool final) {
     return;
   }
   // A stop while the run was being published must not be overwritten: the status moves only
-  // from starting/running/stopping.
-  Status st = (*conn)
-                  ->Query("UPDATE dms.tasks SET status = $2, run = (run - 'StopReason' - "
-                          "'LastFailureMessage') || $3::jsonb, table_stats = $4 WHERE arn = $1 "
-                          "AND status IN ('starting', 'running', 'stopping')",
-                          {run.task_arn, status, fields.dump(), TableStatisticsShape(snap).dump()})
-                  .status();
-  if (st.ok() && final && !shutting_down) {
+  // from starting/running/stopping. One transaction: a reader that sees the status (e.g.
+  // "stopped") sees the log lines that led to it.
+  Status st = (*conn)->Execute("BEGIN");
+  if (st.ok()) {
+    st = (*conn)
+             ->Query(
+                 "UPDATE dms.tasks SET status = $2, run = (run - 'StopReason' - "
+                 "'LastFailureMessage') || $3::jsonb, table_stats = $4 WHERE arn = $1 "
+                 "AND status IN ('starting', 'running', 'stopping')",
+                 {run.task_arn, status, fields.dump(), TableStatisticsShape(snap).dump()})
+             .status();
+  }
+  if (st.ok() && final && !shutting_down && !run.stopped_for_reboot) {
     st = (*conn)
              ->Query("UPDATE dms.tasks SET run_desired = false WHERE arn = $1", {run.task_arn})
              .status();
   }
   if (st.ok()) st = AppendLog(**conn, run.task_arn, lines);
+  if (st.ok()) st = (*conn)->Execute("COMMIT");
   if (!st.ok()) {
+    (void)(*conn)->Execute("ROLLBACK");
     spdlog::warn("[dms] task {}: publishing its state: {}", run.task_id, st.ToString());
     return;
   }
   if (final) run.final_published = true;
+}
+
+int DmsService::Impl::SlotsOf(const std::string& instance_arn) {
+  auto it = slot_limits_.find(instance_arn);
+  return it == slot_limits_.end() ? 1 : it->second;
+}
+
+void DmsService::Impl::RebootRuns(const std::string& instance_arn, double available_at) {
+  // 1. Every run on the instance stops at its next commit boundary (a run still waiting for a
+  // slot gives up); the task stays run_desired.
+  std::vector<std::shared_ptr<Run>> stopping;
+  {
+    std::lock_guard lock(mu_);
+    for (auto& [arn, run] : runs_) {
+      if (run->instance_arn != instance_arn || run->finished) continue;
+      std::lock_guard publish(run->publish_mu);
+      run->stopped_for_reboot = true;
+      run->stop_requested = true;
+      if (run->task) run->task->RequestStop();
+      run->wake->Notify();
+      stopping.push_back(run);
+    }
+    cv_.notify_all();
+  }
+  // 2. In the background: wait for them, record why they stopped, wait for the instance, and
+  // resume them.
+  Background([this, instance_arn, available_at, stopping] {
+    std::unique_lock lock(mu_);
+    cv_.wait(lock, [&] {
+      return std::all_of(stopping.begin(), stopping.end(),
+                         [](const auto& run) { return run->finished.load(); });
+    });
+    lock.unlock();
+    for (const auto& run : stopping) {
+      Record(run->task_arn, "stopped", {{"StopReason", "Stop Reason RECOVERABLE_ERROR"}},
+             {LogLine("TASK_MANAGER", 'W',
+                      "Task '" + run->task_id +
+                          "' stopped: its replication instance is rebooting; it resumes when "
+                          "the instance is available")});
+    }
+    lock.lock();
+    const double wait_seconds = available_at - ToEpochSeconds(Clock::Now()) + 0.01;
+    if (wait_seconds > 0) {
+      cv_.wait_for(lock, std::chrono::duration<double>(wait_seconds),
+                   [&] { return shutting_down_.load(); });
+    }
+    if (shutting_down_) return;  // run_desired is kept: the next Start() resumes them
+    lock.unlock();
+    auto conn = catalog_.Acquire();
+    Status st = conn.ok() ? Settle(**conn) : conn.status();
+    if (!st.ok()) {
+      spdlog::error("[dms] after the reboot of {}: {}", instance_arn, st.ToString());
+      return;
+    }
+    for (const auto& run : stopping) {
+      auto task = LoadTask(**conn, run->task_arn);
+      if (!task.ok() || !task->run_desired || task->status != "stopped" ||
+          task->instance_arn != instance_arn) {
+        continue;  // deleted, or stopped by the user meanwhile
+      }
+      auto fallback = engine::ParseStartType(task->last_start_type);
+      Status launched =
+          (*conn)
+              ->Query(
+                  "UPDATE dms.tasks SET status = 'starting', run = run - 'StopReason' - "
+                  "'LastFailureMessage' WHERE arn = $1 AND status = 'stopped'",
+                  {task->arn})
+              .status();
+      if (launched.ok()) {
+        launched = AppendLog(**conn, task->arn,
+                             {LogLine("TASK_MANAGER", 'I',
+                                      "Task '" + task->identifier +
+                                          "' resumed (resume-processing) after the reboot of "
+                                          "its replication instance")});
+      }
+      if (launched.ok()) {
+        task->status = "starting";
+        launched = Launch(*task, engine::StartType::kResumeProcessing,
+                          fallback.ok() ? std::optional(*fallback) : std::nullopt, run->context);
+      }
+      if (!launched.ok()) {
+        spdlog::error("[dms] task {}: resuming after the reboot: {}", task->identifier,
+                      launched.ToString());
+      }
+    }
+  });
+}
+
+engine::LogSink DmsService::Impl::EngineLogSink(Run& run) {
+  const size_t limit = static_cast<size_t>(std::max(1, options_.max_pending_log_lines));
+  // The Run outlives its engine task (it owns it), so the reference stays valid for every call.
+  return [&run, limit](engine::LogComponent component, engine::LogSeverity severity,
+                       std::string_view message) {
+    std::string line =
+        LogLine(engine::LogComponentName(component), engine::LogSeverityLetter(severity), message);
+    std::lock_guard lock(run.log_mu);
+    if (run.pending_log.size() >= limit) {
+      ++run.dropped_log_lines;
+      return;
+    }
+    run.pending_log.push_back(std::move(line));
+  };
+}
+
+std::vector<std::string> DmsService::Impl::TakeEngineLog(Run& run) {
+  std::vector<std::string> lines;
+  int64_t dropped = 0;
+  {
+    std::lock_guard lock(run.log_mu);
+    lines.swap(run.pending_log);
+    std::swap(dropped, run.dropped_log_lines);
+  }
+  if (dropped > 0) {
+    const std::string message = std::to_string(dropped) +
+                                " log lines of the task were dropped: it logged more than " +
+                                std::to_string(options_.max_pending_log_lines) +
+                                " lines between two publishes of its state";
+    spdlog::warn("[dms] task {}: {}", run.task_id, message);
+    lines.push_back(LogLine("TASK_MANAGER", 'W', message));
+  }
+  return lines;
 }
 
 void DmsService::Impl::MonitorMain() {

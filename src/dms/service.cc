@@ -258,6 +258,56 @@ Json MergeEndpointInput(Json current, const Json& change, bool exact) {
   return current;
 }
 
+// AWS's Tag rules: Key 1-128 characters, Value up to 256, neither starting with "aws:" or
+// "dms:", letters, digits, white space and _ . : / = + - @ only.
+Result<std::vector<std::pair<std::string, std::string>>> ParseTags(const Json& in, bool required) {
+  std::vector<std::pair<std::string, std::string>> tags;
+  auto it = in.find("Tags");
+  if (it == in.end() || it->is_null()) {
+    if (required) return InvalidParameter("Tags is required");
+    return tags;
+  }
+  if (!it->is_array()) return InvalidParameter("Tags must be a list of {Key, Value}");
+  auto valid_text = [](const std::string& text) {
+    for (unsigned char c : text) {
+      if (c < 0x80 && !std::isalnum(c) && !std::isspace(c) &&
+          std::string_view("_.:/=+-@").find(static_cast<char>(c)) == std::string_view::npos) {
+        return false;
+      }
+    }
+    return true;
+  };
+  for (const Json& tag : *it) {
+    if (!tag.is_object() || !tag.contains("Key") || !tag["Key"].is_string()) {
+      return InvalidParameter("each tag in Tags needs a string Key");
+    }
+    const std::string key = tag["Key"].get<std::string>();
+    if (tag.contains("Value") && !tag["Value"].is_null() && !tag["Value"].is_string()) {
+      return InvalidParameter("Tag " + key + ": Value must be a string");
+    }
+    const std::string value =
+        tag.contains("Value") && tag["Value"].is_string() ? tag["Value"].get<std::string>() : "";
+    if (key.empty() || key.size() > 128) {
+      return InvalidParameter("Tag key must be 1 to 128 characters; got \"" + key + "\"");
+    }
+    if (value.size() > 256) {
+      return InvalidParameter("Tag " + key + ": Value exceeds 256 characters");
+    }
+    for (std::string_view prefix : {"aws:", "dms:"}) {
+      if (ToLower(key).rfind(prefix, 0) == 0) {
+        return InvalidParameter("Tag key " + key + " cannot start with " + std::string(prefix));
+      }
+    }
+    if (!valid_text(key) || !valid_text(value)) {
+      return InvalidParameter("Tag " + key +
+                              ": keys and values hold only letters, digits, white space and "
+                              "_ . : / = + - @");
+    }
+    tags.emplace_back(key, value);
+  }
+  return tags;
+}
+
 bool TaskIsActive(const std::string& status) {
   return status == "starting" || status == "running" || status == "stopping";
 }
@@ -302,6 +352,9 @@ Result<Json> DmsService::Impl::Call(std::string_view op, const Json& in, const C
   if (op == "RefreshSchemas") return RefreshSchemas(in, ctx);
   if (op == "DescribeRefreshSchemasStatus") return DescribeRefreshSchemasStatus(in);
   if (op == "DescribeSchemas") return DescribeSchemas(in);
+  if (op == "AddTagsToResource") return AddTagsToResource(in);
+  if (op == "RemoveTagsFromResource") return RemoveTagsFromResource(in);
+  if (op == "ListTagsForResource") return ListTagsForResource(in);
   return Status::Aws(ErrorCode::kInvalidArgument, "UnknownOperationException",
                      "opendms does not implement DMS operation " + std::string(op));
 }
@@ -336,6 +389,7 @@ Result<Json> DmsService::Impl::CreateReplicationInstance(const Json& in, const C
   ASSIGN_OR_RETURN(auto network, OptionalString(in, "NetworkType"));
   ASSIGN_OR_RETURN(auto resource_id, OptionalString(in, "ResourceIdentifier"));
   if (resource_id) RETURN_IF_ERROR(ValidIdentifier(*resource_id, "ResourceIdentifier", 31));
+  RETURN_IF_ERROR(ParseTags(in, /*required=*/false).status());
 
   const std::string arn = NewArn(ctx, "rep", in);
   Json doc;
@@ -387,6 +441,7 @@ Result<Json> DmsService::Impl::CreateReplicationInstance(const Json& in, const C
   if (r->AffectedRows() == 0) {
     return AlreadyExistsFault("Replication instance " + id + " already exists");
   }
+  RETURN_IF_ERROR(SaveTags(*conn, arn, in));
   return Json{{"ReplicationInstance", InstanceShape({arn, id, "creating", doc})}};
 }
 
@@ -474,6 +529,13 @@ Result<Json> DmsService::Impl::ModifyReplicationInstance(const Json& in) {
     return r.status();
   }
   rec.status = status;
+  if (apply_now.value_or(false)) {
+    // The pool follows the class at once: runs waiting for a slot may start now.
+    const InstanceClass* now = FindInstanceClass(rec.doc.value("ReplicationInstanceClass", ""));
+    std::lock_guard lock(mu_);
+    if (now != nullptr) slot_limits_[arn] = now->concurrent_tasks;
+    cv_.notify_all();
+  }
   return Json{{"ReplicationInstance", InstanceShape(rec)}};
 }
 
@@ -511,18 +573,35 @@ Result<Json> DmsService::Impl::RebootReplicationInstance(const Json& in) {
   if (force.value_or(false) && force_planned.value_or(false)) {
     return InvalidCombination("ForceFailover and ForcePlannedFailover cannot both be true");
   }
+  // AWS: "If the instance isn't configured for Multi-AZ, then you can't specify true."
   if ((force.value_or(false) || force_planned.value_or(false)) &&
       !rec.doc.value("MultiAZ", false)) {
-    return InvalidCombination("ForceFailover needs a MultiAZ replication instance");
+    return InvalidCombination(
+        std::string(force.value_or(false) ? "ForceFailover" : "ForcePlannedFailover") +
+        " needs a MultiAZ replication instance; " + rec.identifier + " is single-AZ");
   }
   if (rec.status != "available") {
     return InvalidStateFault("Replication instance " + rec.identifier + " is " + rec.status +
                              "; it can be rebooted only when available");
   }
-  RETURN_IF_ERROR(conn->Query("UPDATE dms.instances SET status = 'rebooting', settle_at = $2, "
-                              "settle_to = 'available' WHERE arn = $1",
-                              {arn, std::to_string(SettleAt())})
+  // Modifications deferred with ApplyImmediately=false are applied by the reboot (AWS applies
+  // them in the maintenance window or at a reboot); the resumed tasks run with them.
+  Json pending = rec.doc.value("PendingModifiedValues", Json::object());
+  for (auto& [k, v] : pending.items()) rec.doc[k] = v;
+  rec.doc["PendingModifiedValues"] = Json::object();
+  const double available_at = SettleAt();
+  RETURN_IF_ERROR(conn->Query("UPDATE dms.instances SET status = 'rebooting', doc = $3, "
+                              "settle_at = $2, settle_to = 'available' WHERE arn = $1",
+                              {arn, std::to_string(available_at), rec.doc.dump()})
                       .status());
+  {
+    std::lock_guard lock(mu_);
+    if (const InstanceClass* klass =
+            FindInstanceClass(rec.doc.value("ReplicationInstanceClass", ""))) {
+      slot_limits_[arn] = klass->concurrent_tasks;
+    }
+  }
+  RebootRuns(arn, available_at);
   rec.status = "rebooting";
   return Json{{"ReplicationInstance", InstanceShape(rec)}};
 }
@@ -555,16 +634,20 @@ Result<Json> DmsService::Impl::CreateEndpoint(const Json& in, const CallContext&
   ASSIGN_OR_RETURN(std::string engine_name, RequiredString(in, "EngineName"));
   ASSIGN_OR_RETURN(auto resource_id, OptionalString(in, "ResourceIdentifier"));
   if (resource_id) RETURN_IF_ERROR(ValidIdentifier(*resource_id, "ResourceIdentifier", 31));
+  RETURN_IF_ERROR(ParseTags(in, /*required=*/false).status());
   const std::string arn = NewArn(ctx, "endpoint", in);
   ASSIGN_OR_RETURN(Json doc, EndpointDoc(arn, in));
   Json input = in;
   input.erase("Tags");
+  ASSIGN_OR_RETURN(Json sealed, SealInput(arn, input, Json::object()));
   ASSIGN_OR_RETURN(auto conn, catalog_.Acquire());
-  auto r = conn->Query("INSERT INTO dms.endpoints (arn, identifier, doc, input) VALUES "
-                       "($1, $2, $3, $4) ON CONFLICT DO NOTHING",
-                       {arn, id, doc.dump(), input.dump()});
+  auto r = conn->Query(
+      "INSERT INTO dms.endpoints (arn, identifier, doc, input, "
+      "sealed_passwords) VALUES ($1, $2, $3, $4, $5) ON CONFLICT DO NOTHING",
+      {arn, id, doc.dump(), input.dump(), sealed.dump()});
   if (!r.ok()) return r.status();
   if (r->AffectedRows() == 0) return AlreadyExistsFault("Endpoint " + id + " already exists");
+  RETURN_IF_ERROR(SaveTags(*conn, arn, in));
   return Json{{"Endpoint", doc}};
 }
 
@@ -602,15 +685,26 @@ Result<Json> DmsService::Impl::ModifyEndpoint(const Json& in) {
                              users[0].identifier + "; stop it first");
   }
   Json input = MergeEndpointInput(rec.input, in, exact.value_or(false));
+  Json sealed = rec.sealed_passwords;
+  if (exact.value_or(false) && sealed.contains("Fields")) {
+    // Settings replaced whole: a sealed password of a replaced settings object goes with it.
+    for (auto& [k, v] : in.items()) {
+      if (v.is_object()) sealed["Fields"].erase(k + "/Password");
+    }
+  }
   if (input.contains("EndpointIdentifier")) {
     ASSIGN_OR_RETURN(std::string id, RequiredString(input, "EndpointIdentifier"));
     RETURN_IF_ERROR(ValidIdentifier(id, "EndpointIdentifier", 255));
   }
-  ASSIGN_OR_RETURN(Json doc, EndpointDoc(arn, input));
-  auto r = conn->Query("UPDATE dms.endpoints SET identifier = $2, doc = $3, input = $4 WHERE "
-                       "arn = $1",
-                       {arn, input.value("EndpointIdentifier", rec.identifier), doc.dump(),
-                        input.dump()});
+  // Validated with the sealed passwords present but not opened: an endpoint whose master key
+  // was lost can still be given a new password.
+  ASSIGN_OR_RETURN(Json doc, EndpointDoc(arn, WithSealedPlaceholders(input, sealed)));
+  ASSIGN_OR_RETURN(sealed, SealInput(arn, input, sealed));
+  auto r = conn->Query(
+      "UPDATE dms.endpoints SET identifier = $2, doc = $3, input = $4, "
+      "sealed_passwords = $5 WHERE arn = $1",
+      {arn, input.value("EndpointIdentifier", rec.identifier), doc.dump(), input.dump(),
+       sealed.dump()});
   if (!r.ok()) {
     if (pg::SqlState(r.status()) == "23505") {
       return AlreadyExistsFault("Endpoint " + input.value("EndpointIdentifier", "") +
@@ -634,6 +728,7 @@ Result<Json> DmsService::Impl::DeleteEndpoint(const Json& in) {
   Status st = conn->Query("DELETE FROM dms.endpoints WHERE arn = $1", {arn}).status();
   if (st.ok()) st = conn->Query("DELETE FROM dms.connections WHERE endpoint_arn = $1", {arn}).status();
   if (st.ok()) st = conn->Query("DELETE FROM dms.schemas WHERE endpoint_arn = $1", {arn}).status();
+  if (st.ok()) st = conn->Query("DELETE FROM dms.tags WHERE resource_arn = $1", {arn}).status();
   if (st.ok()) st = conn->Execute("COMMIT");
   if (!st.ok()) {
     (void)conn->Execute("ROLLBACK");
@@ -669,10 +764,12 @@ Result<Json> DmsService::Impl::CreateReplicationTask(const Json& in, const CallC
   if (instance.status == "deleting") {
     return InvalidStateFault("Replication instance " + instance.identifier + " is deleting");
   }
+  RETURN_IF_ERROR(ParseTags(in, /*required=*/false).status());
   Json spec = in;
   spec.erase("Tags");
   spec.erase("ResourceIdentifier");
-  auto def = engine::LoadTaskDefinition(source.input, target.input, spec);
+  auto def = engine::LoadTaskDefinition(
+      WithSealedPlaceholders(source.input, source.sealed_passwords), target.input, spec);
   if (!def.ok()) return InvalidParameter(def.status().message());
   spec["TableMappings"] = def->task.table_mappings_json;
   if (def->task.user_settings_document.is_null()) {
@@ -701,6 +798,7 @@ Result<Json> DmsService::Impl::CreateReplicationTask(const Json& in, const CallC
   if (r->AffectedRows() == 0) {
     return AlreadyExistsFault("Replication task " + id + " already exists");
   }
+  RETURN_IF_ERROR(SaveTags(*conn, arn, in));
   return Json{{"ReplicationTask", TaskShape(rec)}};
 }
 
@@ -763,7 +861,8 @@ Result<Json> DmsService::Impl::ModifyReplicationTask(const Json& in) {
   RETURN_IF_ERROR(ValidIdentifier(id, "ReplicationTaskIdentifier", 255));
   ASSIGN_OR_RETURN(EndpointRecord source, LoadEndpoint(*conn, rec.source_arn));
   ASSIGN_OR_RETURN(EndpointRecord target, LoadEndpoint(*conn, rec.target_arn));
-  auto def = engine::LoadTaskDefinition(source.input, target.input, spec);
+  auto def = engine::LoadTaskDefinition(
+      WithSealedPlaceholders(source.input, source.sealed_passwords), target.input, spec);
   if (!def.ok()) return InvalidParameter(def.status().message());
   spec["TableMappings"] = def->task.table_mappings_json;
   auto r = conn->Query(
@@ -843,7 +942,8 @@ Result<Json> DmsService::Impl::StartReplicationTask(const Json& in, const CallCo
   if (spec != rec.spec) {
     ASSIGN_OR_RETURN(EndpointRecord source, LoadEndpoint(*conn, rec.source_arn));
     ASSIGN_OR_RETURN(EndpointRecord target, LoadEndpoint(*conn, rec.target_arn));
-    auto def = engine::LoadTaskDefinition(source.input, target.input, spec);
+    auto def = engine::LoadTaskDefinition(
+      WithSealedPlaceholders(source.input, source.sealed_passwords), target.input, spec);
     if (!def.ok()) return InvalidParameter(def.status().message());
   }
   Json run = Json::object();
@@ -1012,6 +1112,98 @@ Result<Json> DmsService::Impl::DescribeReplicationInstanceTaskLogs(const Json& i
   result["ReplicationInstanceTaskLogs"] = out["ReplicationInstanceTaskLogs"];
   if (out.contains("Marker")) result["Marker"] = out["Marker"];
   return result;
+}
+
+// --- tags -------------------------------------------------------------------------------------
+
+Result<Json> DmsService::Impl::SealInput(const std::string& arn, Json& input, const Json& sealed) {
+  if (options_.master_key == nullptr) {
+    if (input.contains("Password") || std::any_of(input.begin(), input.end(), [](const Json& v) {
+          return v.is_object() && v.contains("Password");
+        })) {
+      return Status::InvalidState("this service has no master key to seal endpoint passwords");
+    }
+    return sealed;
+  }
+  return SealPasswords(*options_.master_key, arn, input, sealed);
+}
+
+Status DmsService::Impl::CheckTaggable(pg::Connection& conn, const std::string& arn) {
+  ASSIGN_OR_RETURN(auto r, conn.Query("SELECT 1 FROM dms.instances WHERE arn = $1 UNION ALL "
+                                      "SELECT 1 FROM dms.endpoints WHERE arn = $1 UNION ALL "
+                                      "SELECT 1 FROM dms.tasks WHERE arn = $1",
+                                      {arn}));
+  if (r.rows() == 0) return NotFoundFault("Resource " + arn + " not found");
+  return Status::Ok();
+}
+
+Status DmsService::Impl::SaveTags(pg::Connection& conn, const std::string& arn, const Json& in) {
+  ASSIGN_OR_RETURN(auto tags, ParseTags(in, /*required=*/false));
+  for (const auto& [key, value] : tags) {
+    RETURN_IF_ERROR(conn.Query("INSERT INTO dms.tags (resource_arn, key, value) VALUES ($1, $2, "
+                               "$3) ON CONFLICT (resource_arn, key) DO UPDATE SET value = $3",
+                               {arn, key, value})
+                        .status());
+  }
+  return Status::Ok();
+}
+
+Result<Json> DmsService::Impl::AddTagsToResource(const Json& in) {
+  ASSIGN_OR_RETURN(std::string arn, RequiredString(in, "ResourceArn"));
+  RETURN_IF_ERROR(ParseTags(in, /*required=*/true).status());
+  ASSIGN_OR_RETURN(auto conn, catalog_.Acquire());
+  RETURN_IF_ERROR(CheckTaggable(*conn, arn));
+  RETURN_IF_ERROR(SaveTags(*conn, arn, in));
+  return Json::object();
+}
+
+Result<Json> DmsService::Impl::RemoveTagsFromResource(const Json& in) {
+  ASSIGN_OR_RETURN(std::string arn, RequiredString(in, "ResourceArn"));
+  if (!in.contains("TagKeys") || !in["TagKeys"].is_array()) {
+    return InvalidParameter("TagKeys is required: a list of tag keys");
+  }
+  Json keys = Json::array();
+  for (const Json& k : in["TagKeys"]) {
+    if (!k.is_string()) return InvalidParameter("TagKeys must hold strings");
+    keys.push_back(k);
+  }
+  ASSIGN_OR_RETURN(auto conn, catalog_.Acquire());
+  RETURN_IF_ERROR(CheckTaggable(*conn, arn));
+  RETURN_IF_ERROR(conn->Query("DELETE FROM dms.tags WHERE resource_arn = $1 AND key IN (SELECT "
+                              "jsonb_array_elements_text($2::jsonb))",
+                              {arn, keys.dump()})
+                      .status());
+  return Json::object();
+}
+
+Result<Json> DmsService::Impl::ListTagsForResource(const Json& in) {
+  std::vector<std::string> arns;
+  ASSIGN_OR_RETURN(auto one, OptionalString(in, "ResourceArn"));
+  if (one) arns.push_back(*one);
+  if (in.contains("ResourceArnList") && !in["ResourceArnList"].is_null()) {
+    if (!in["ResourceArnList"].is_array()) {
+      return InvalidParameter("ResourceArnList must be a list of ARNs");
+    }
+    for (const Json& a : in["ResourceArnList"]) {
+      if (!a.is_string()) return InvalidParameter("ResourceArnList must hold strings");
+      arns.push_back(a.get<std::string>());
+    }
+  }
+  if (arns.empty()) return InvalidParameter("ResourceArn or ResourceArnList is required");
+  ASSIGN_OR_RETURN(auto conn, catalog_.Acquire());
+  Json list = Json::array();
+  for (const std::string& arn : arns) {
+    RETURN_IF_ERROR(CheckTaggable(*conn, arn));
+    ASSIGN_OR_RETURN(auto r, conn->Query("SELECT key, value FROM dms.tags WHERE resource_arn = "
+                                         "$1 ORDER BY seq",
+                                         {arn}));
+    for (int i = 0; i < r.rows(); ++i) {
+      list.push_back({{"Key", std::string(r.Get(i, 0))},
+                      {"Value", std::string(r.Get(i, 1))},
+                      {"ResourceArn", arn}});
+    }
+  }
+  return Json{{"TagList", list}};
 }
 
 }  // namespace opendms::dms

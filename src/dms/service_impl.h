@@ -50,7 +50,12 @@ struct InstanceRecord {
 struct EndpointRecord {
   std::string arn, identifier;
   Json doc;    // the Endpoint shape (no password)
-  Json input;  // CreateEndpoint-shaped input with modifications merged (holds the password)
+  // CreateEndpoint-shaped input with modifications merged, without its passwords (a row from
+  // before migration 2 that no master key has sealed yet may still hold one).
+  Json input;
+  // The passwords taken out of `input`, sealed (records.cc, migration 2); OpenPasswords puts
+  // them back.
+  Json sealed_passwords = Json::object();
 };
 
 // The bucket store a source endpoint reads (source_store.cc).
@@ -66,6 +71,17 @@ struct SourceStore {
 // Ok when `bucket` can be listed; otherwise NotFound ("… does not exist") or the store's error,
 // naming the bucket and the remote endpoint.
 Status CheckSourceBucket(const SourceStore& source, std::string_view bucket);
+
+// Moves the passwords out of `input` (top-level Password, <X>Settings.Password) and returns
+// `sealed` with them sealed under `key`, bound to the endpoint ARN and field.
+Json SealPasswords(const secrets::MasterKey& key, std::string_view arn, Json& input,
+                   const Json& sealed);
+// The endpoint's input with its passwords opened. DecryptionFailure naming the endpoint when
+// they were sealed under another master key (the message holds no password).
+Result<Json> OpenPasswords(const secrets::MasterKey* key, const EndpointRecord& endpoint);
+// `input` with a placeholder where `sealed` holds a password: for validating an input without
+// opening its passwords.
+Json WithSealedPlaceholders(Json input, const Json& sealed);
 
 class DmsService::Impl {
  public:
@@ -94,6 +110,9 @@ class DmsService::Impl {
     std::shared_ptr<engine::WakeSignal> wake = std::make_shared<engine::WakeSignal>();
     std::atomic<bool> stop_requested{false};
     std::atomic<bool> finished{false};
+    // Stopped by RebootReplicationInstance: the task stays run_desired and resumes once the
+    // instance is available again.
+    std::atomic<bool> stopped_for_reboot{false};
     std::thread thread;
     // Serialises publishing (monitor vs. the run's final publish vs. StopReplicationTask).
     std::mutex publish_mu;
@@ -102,6 +121,11 @@ class DmsService::Impl {
     // What was last logged per table ("Table completed" …), to log each change once.
     std::map<std::string, std::string> logged_table_states;  // guarded by publish_mu
     std::string logged_status;                                // guarded by publish_mu
+    // The engine's log lines (RunOptions::log_sink), in DMS's shape, for the next publish.
+    // Its own mutex: the engine's threads append while a publish may be writing the catalog.
+    std::mutex log_mu;
+    std::vector<std::string> pending_log;  // guarded by log_mu; at most max_pending_log_lines
+    int64_t dropped_log_lines = 0;         // guarded by log_mu; since the last publish
   };
 
   // --- operations (service.cc)
@@ -131,6 +155,24 @@ class DmsService::Impl {
   Result<Json> RefreshSchemas(const Json& in, const CallContext& ctx);
   Result<Json> DescribeRefreshSchemasStatus(const Json& in);
   Result<Json> DescribeSchemas(const Json& in);
+  Result<Json> AddTagsToResource(const Json& in);
+  Result<Json> RemoveTagsFromResource(const Json& in);
+  Result<Json> ListTagsForResource(const Json& in);
+
+  // --- tags (service.cc): NotFoundFault unless `arn` is an instance, endpoint or task.
+  Status CheckTaggable(pg::Connection& conn, const std::string& arn);
+  // Stores the `Tags` of a Create*/AddTagsToResource input (a tag with a key already there
+  // replaces it).
+  Status SaveTags(pg::Connection& conn, const std::string& arn, const Json& in);
+  // Moves `input`'s passwords into `sealed` (SealPasswords); refuses a password without a key.
+  Result<Json> SealInput(const std::string& arn, Json& input, const Json& sealed);
+
+  // --- reboot (runner.cc): stops the instance's runs at a checkpoint, waits until the reboot
+  // settles, then resumes (resume-processing) the tasks that were running.
+  void RebootRuns(const std::string& instance_arn, double available_at);
+  // Tasks running at once on `instance_arn` (its class's concurrent_tasks); a class applied
+  // immediately changes it for runs still waiting. Guarded by mu_.
+  int SlotsOf(const std::string& instance_arn);
 
   // --- records (records.cc)
   Status Settle(pg::Connection& conn);
@@ -165,6 +207,10 @@ class DmsService::Impl {
                                       const CallContext& ctx, int max_retries);
   // Writes the run's snapshot to the catalog (and new log lines). `final`: the run ended.
   void Publish(Run& run, bool final);
+  // The sink the run's engine logs to: it queues lines in run.pending_log.
+  engine::LogSink EngineLogSink(Run& run);
+  // Takes the queued engine lines, and a line counting those dropped.
+  std::vector<std::string> TakeEngineLog(Run& run);
   void MonitorMain();
   void Record(const std::string& task_arn, const std::string& status, Json run_fields,
               const std::vector<std::string>& log_lines);
@@ -184,6 +230,7 @@ class DmsService::Impl {
   // may replace a finished one.
   std::map<std::string, std::shared_ptr<Run>> runs_;
   std::map<std::string, int> busy_slots_;             // by instance ARN; guarded by mu_
+  std::map<std::string, int> slot_limits_;            // by instance ARN; guarded by mu_
   std::vector<std::thread> background_;               // guarded by mu_
   // Lock order: mu_ before a Run's publish_mu; these two are atomics so Publish (under
   // publish_mu) can read them without mu_.

@@ -421,8 +421,8 @@ Status CdcRun::Audit() {
             " (OpendmsSettings.LateChangeObjectPolicy STOP_TASK): delete or rename it, "
             "or set the policy to APPLY or SKIP, then resume the task");
       case LateObjectPolicy::kSkip: {
-        spdlog::warn("task {}: {}: skipped (OpendmsSettings.LateChangeObjectPolicy SKIP)",
-                     env_.task_name, what);
+        TaskLog(env_, LogComponent::kSourceCapture, LogSeverity::kWarning,
+                "{}: skipped (OpendmsSettings.LateChangeObjectPolicy SKIP)", what);
         LedgerEntry e;
         e.key = o.key;
         e.etag = o.etag;
@@ -435,8 +435,8 @@ Status CdcRun::Audit() {
         break;
       }
       case LateObjectPolicy::kApply:
-        spdlog::warn("task {}: {}: applying it now (OpendmsSettings.LateChangeObjectPolicy APPLY)",
-                     env_.task_name, what);
+        TaskLog(env_, LogComponent::kSourceCapture, LogSeverity::kWarning,
+                "{}: applying it now (OpendmsSettings.LateChangeObjectPolicy APPLY)", what);
         queued_.insert(o.key);
         late_.push_back(std::move(o));
         break;
@@ -478,10 +478,10 @@ bool CdcRun::OnRow(std::span<const csv::Field> fields, const csv::RowInfo& row) 
   auto it = by_source_.find({schema_name, table_name});
   if (it == by_source_.end()) {
     if (!defined_.count({schema_name, table_name})) {
-      spdlog::warn(
-          "task {}: {}: change for table {}.{}, which the ExternalTableDefinition does "
-          "not define: not applied",
-          env_.task_name, where, schema_name, table_name);
+      TaskLog(env_, LogComponent::kSourceCapture, LogSeverity::kWarning,
+              "{}: change for table {}.{}, which the ExternalTableDefinition does not define: "
+              "not applied",
+              where, schema_name, table_name);
     }
     ++other_table_rows_;
     return true;
@@ -569,9 +569,9 @@ bool CdcRun::OnRow(std::span<const csv::Field> fields, const csv::RowInfo& row) 
         Suspend(t, message + " (table suspended by DataErrorPolicy)");
         return true;
       }
-      spdlog::warn("task {}: {} ({}; change not applied{})", env_.task_name, message,
-                   ErrorPolicyName(policy),
-                   policy == ErrorPolicy::kLogError ? ", kept in awsdms_apply_exceptions" : "");
+      TaskLog(env_, LogComponent::kTargetApply, LogSeverity::kWarning,
+              "{} ({}; change not applied{})", message, ErrorPolicyName(policy),
+              policy == ErrorPolicy::kLogError ? ", kept in awsdms_apply_exceptions" : "");
       if (policy == ErrorPolicy::kLogError) {
         data_exceptions_.push_back({std::string(row.raw), message});
         data_exception_tables_.push_back({table.mapped->target_schema, table.mapped->target_table});
@@ -667,7 +667,8 @@ CdcRun::ApplyVerdict CdcRun::ApplyError(size_t t, ErrorPolicy policy, std::strin
   if (policy == ErrorPolicy::kSuspendTable) {
     return Suspend(t, what + " (" + std::string(setting) + " SUSPEND_TABLE)");
   }
-  spdlog::warn("task {}: {} ({} {})", env_.task_name, what, setting, ErrorPolicyName(policy));
+  TaskLog(env_, LogComponent::kTargetApply, LogSeverity::kWarning, "{} ({} {})", what, setting,
+          ErrorPolicyName(policy));
   if (settings_.apply_error_escalation_count > 0 &&
       apply_errors_ >= settings_.apply_error_escalation_count) {
     const std::string why = "ApplyErrorEscalationCount (" +
@@ -1213,8 +1214,8 @@ Result<CdcRun::ApplyVerdict> CdcRun::ApplyBatch(std::vector<BatchObject>& batch)
   RETURN_IF_ERROR(conn_->Execute("COMMIT"));
   for (size_t t : suspended_to_record_) {
     const TableState& table = tables_[t];
-    spdlog::error("task {}: table {}.{} suspended: {}", env_.task_name, table.mapped->target_schema,
-                  table.mapped->target_table, table.suspend_reason);
+    TaskLog(env_, LogComponent::kTargetApply, LogSeverity::kError, "table {}.{} suspended: {}",
+            table.mapped->target_schema, table.mapped->target_table, table.suspend_reason);
     env_.shared.UpdateTable(t, [&](TableStatistics& s) {
       s.table_state = std::string(kTableError);
       s.error_message = table.suspend_reason;
@@ -1290,8 +1291,9 @@ CdcEnd CdcRun::Run(bool fresh) {
       return false;
     }
     ++retries;
-    spdlog::warn("task {}: {} (recoverable error; retry {} in {} s)", env_.task_name, st.message(),
-                 retries, settings_.recoverable_error_interval);
+    TaskLog(env_, LogComponent::kTaskManager, LogSeverity::kWarning,
+            "{} (recoverable error; retry {} in {} s)", st.message(), retries,
+            settings_.recoverable_error_interval);
     for (int i = 0; i < settings_.recoverable_error_interval * 10 && !env_.shared.stop_requested();
          ++i) {
       std::this_thread::sleep_for(std::chrono::milliseconds(100));
@@ -1302,8 +1304,9 @@ CdcEnd CdcRun::Run(bool fresh) {
   };
   uint64_t wake_seen = env_.options.wake ? env_.options.wake->Generation() : 0;
   env_.shared.UpdateCdc([](CdcStatistics& c) { c.active = true; });
-  spdlog::info("task {}: change processing from s3://{}/{} ({} apply)", env_.task_name, bucket_,
-               prefix_, settings_.batch_apply_enabled ? "batch" : "transactional");
+  TaskLog(env_, LogComponent::kSourceCapture, LogSeverity::kInfo,
+          "change processing from s3://{}/{} ({} apply)", bucket_, prefix_,
+          settings_.batch_apply_enabled ? "batch" : "transactional");
 
   for (;;) {
     if (env_.shared.stop_requested()) return CdcEnd::kStopRequested;

@@ -12,10 +12,12 @@
 #include <chrono>
 #include <condition_variable>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "core/core.h"
@@ -66,6 +68,29 @@ class WakeSignal {
   uint64_t generation_ = 0;  // guarded by mu_
 };
 
+// A task log line's component, as DMS names it (the ids of ReplicationTaskSettings
+// Logging.LogComponents): which part of the task wrote it.
+enum class LogComponent {
+  kTaskManager,    // TASK_MANAGER: the task's lifecycle, start, recoverable errors and retries
+  kSourceUnload,   // SOURCE_UNLOAD: reading a table's objects for the full load
+  kTargetLoad,     // TARGET_LOAD: loading and committing a table, full-load data errors
+  kSourceCapture,  // SOURCE_CAPTURE: reading change objects (late, overwritten, unknown tables)
+  kTargetApply,    // TARGET_APPLY: applying changes, apply errors, suspended tables
+};
+// "TASK_MANAGER", "SOURCE_UNLOAD", …
+std::string_view LogComponentName(LogComponent component);
+
+// DMS's severity letters: E (LOGGER_SEVERITY_ERROR), W, I, D (DEBUG).
+enum class LogSeverity { kError, kWarning, kInfo, kDebug };
+char LogSeverityLetter(LogSeverity severity);
+
+// Receives the task's own log lines (the message without time, task name or component).
+// Called from the task's threads, several at once: it must be thread-safe, and quick (no I/O;
+// queue the line). The engine logs per table, object and event, never per loaded row; data
+// error rows kept under a LOG_ERROR policy log one line each.
+using LogSink =
+    std::function<void(LogComponent component, LogSeverity severity, std::string_view message)>;
+
 struct RunOptions {
   StartType start_type = StartType::kStartReplication;
   CopyFormat copy_format = CopyFormat::kBinary;
@@ -84,6 +109,8 @@ struct RunOptions {
   // Optional: the CDC loop waits on this instead of sleeping between polls, so a Notify() makes
   // it list the change folder at once. RequestStop() notifies it too.
   std::shared_ptr<WakeSignal> wake;
+  // Optional: every line the task logs goes here as well as to the process log (spdlog).
+  LogSink log_sink;
 };
 
 // DMS's TableState values.
@@ -145,8 +172,13 @@ struct TaskSnapshot {
 // {"ReplicationTaskIdentifier": …, "Status": …, "ReplicationTaskStats": {…}, …} with dates as
 // the aws CLI prints them (ISO 8601 with +00:00).
 Json ReplicationTaskJson(const TaskDefinition& definition, const TaskSnapshot& snapshot);
-// [{"SchemaName": …, "TableName": …, "FullLoadRows": …, "TableState": …}, …]
-Json TableStatisticsJson(const TaskSnapshot& snapshot);
+// How TableStatisticsJson writes times: as the aws CLI prints them (ISO 8601 with +00:00, for
+// run-task's output) or as JSON 1.1 carries them on the wire (epoch-second numbers).
+enum class TimeFormat { kIso8601, kEpochSeconds };
+// DescribeTableStatistics' TableStatistics: [{"SchemaName": …, "TableName": …, "FullLoadRows": …,
+// "TableState": …}, …], plus opendms's own "ApplyErrors" count, which DMS's shape lacks.
+Json TableStatisticsJson(const TaskSnapshot& snapshot,
+                         TimeFormat time_format = TimeFormat::kIso8601);
 // opendms's own CDC figures: {"ChangeObjectsApplied": …, "LateObjects": …,
 // "LatencyMillis": {"P50": …, "P99": …, "Max": …, "Samples": …}, …}.
 Json CdcStatisticsJson(const CdcStatistics& cdc);

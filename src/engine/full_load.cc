@@ -387,11 +387,12 @@ TableLoad::Verdict TableLoad::RejectRow(DataErrorKind kind, const std::string& m
   r.loaded = loaded;
   rejected_in_batch_.push_back(std::move(r));
   if (policy == ErrorPolicy::kLogError) {
-    spdlog::warn("task {}: {} ({}; row {} kept in {}.{})", env_.task_name, message,
-                 ErrorPolicyName(policy), loaded ? "loaded truncated" : "rejected",
-                 env_.control_schema, kLoadExceptionsTable);
+    TaskLog(env_, LogComponent::kTargetLoad, LogSeverity::kWarning, "{} ({}; row {} kept in {}.{})",
+            message, ErrorPolicyName(policy), loaded ? "loaded truncated" : "rejected",
+            env_.control_schema, kLoadExceptionsTable);
   } else {
-    spdlog::info("task {}: {} ({})", env_.task_name, message, ErrorPolicyName(policy));
+    TaskLog(env_, LogComponent::kTargetLoad, LogSeverity::kInfo, "{} ({})", message,
+            ErrorPolicyName(policy));
   }
   ++data_errors_;
   if (settings_.data_error_escalation_count > 0 &&
@@ -658,18 +659,23 @@ TableOutcome TableLoad::Finish(TableOutcome outcome, std::string msg, std::strin
       failed.table_state = resumable_ ? "loading" : "error";
       if (conn_.IsHealthy() && !resumable_) {
         Status st = WriteCheckpoint(conn_, env_.control_schema, env_.task_name, key_, failed);
-        if (!st.ok()) spdlog::error("task {}: {}", env_.task_name, st.ToString());
+        if (!st.ok()) {
+          TaskLog(env_, LogComponent::kTargetLoad, LogSeverity::kError, "{}", st.ToString());
+        }
       }
       if (conn_.IsHealthy()) {
         Status st = WriteSuspendedTable(conn_, env_.control_schema, env_.optional_tables,
                                         env_.task_name, key_, "TABLE_ERROR");
-        if (!st.ok()) spdlog::error("task {}: {}", env_.task_name, st.ToString());
+        if (!st.ok()) {
+          TaskLog(env_, LogComponent::kTargetLoad, LogSeverity::kError, "{}", st.ToString());
+        }
       }
       env_.shared.UpdateTable(request_.index, [&](TableStatistics& s) {
         s.table_state = std::string(kTableError);
         s.error_message = msg;
       });
-      spdlog::error("task {}: table {} failed: {}", env_.task_name, table_name, msg);
+      TaskLog(env_, LogComponent::kTargetLoad, LogSeverity::kError, "table {} failed: {}",
+              table_name, msg);
       break;
     }
   }
@@ -699,9 +705,10 @@ TableOutcome TableLoad::Run(std::string* message) {
   const int64_t start_line = checkpoint_.object_line;
   for (size_t i = 0; i < first_object && i < objects.size(); ++i) digest_.Add(objects[i]);
   if (first_object > 0 || start_offset > 0) {
-    spdlog::info("task {}: table {} slice {} resumes after {} rows at object {} of {}, byte {}",
-                 env_.task_name, table_name, checkpoint_.slice, checkpoint_.rows_loaded,
-                 first_object + 1, objects.size(), start_offset);
+    TaskLog(env_, LogComponent::kSourceUnload, LogSeverity::kInfo,
+            "table {} slice {} resumes after {} rows at object {} of {}, byte {}", table_name,
+            checkpoint_.slice, checkpoint_.rows_loaded, first_object + 1, objects.size(),
+            start_offset);
   }
 
   const TimePoint started =
@@ -726,9 +733,9 @@ TableOutcome TableLoad::Run(std::string* message) {
   }
   pending_ = checkpoint_;
   if (objects.empty() && checkpoint_.plan_objects == 0) {
-    spdlog::warn("task {}: table {} has no objects under s3://{}/{}: loaded 0 rows", env_.task_name,
-                 table_name, bucket_,
-                 JoinFolder(env_.definition.source.s3.bucket_folder, source_.path));
+    TaskLog(env_, LogComponent::kSourceUnload, LogSeverity::kWarning,
+            "table {} has no objects under s3://{}/{}: loaded 0 rows", table_name, bucket_,
+            JoinFolder(env_.definition.source.s3.bucket_folder, source_.path));
   }
 
   const TaskSettings& s = settings_;
@@ -776,7 +783,8 @@ TableOutcome TableLoad::Run(std::string* message) {
                     message);
     }
     if (object_->size == 0) {
-      spdlog::warn("task {}: {} is empty (0 rows)", env_.task_name, S3Url(bucket_, object_->key));
+      TaskLog(env_, LogComponent::kSourceUnload, LogSeverity::kWarning, "{} is empty (0 rows)",
+              S3Url(bucket_, object_->key));
     }
     if (*reader) {
       topt.ignore_header_rows =
@@ -860,13 +868,14 @@ TableOutcome TableLoad::Run(std::string* message) {
         "committing " + table_name + ": " + (transient_ = pg::IsTransientError(st), st.ToString()),
         message);
   }
-  spdlog::info(
-      "task {}: table {} {} completed: {} rows loaded, {} rejected{}", env_.task_name, table_name,
-      checkpoint_.plan_objects > 0 ? "slice " + std::to_string(checkpoint_.slice)
-                                   : std::string("load"),
-      checkpoint_.rows_loaded, checkpoint_.rows_rejected,
-      rows_filtered_ ? ", " + std::to_string(rows_filtered_) + " left out by the selection filters"
-                     : std::string());
+  TaskLog(env_, LogComponent::kTargetLoad, LogSeverity::kInfo,
+          "table {} {} completed: {} rows loaded, {} rejected{}", table_name,
+          checkpoint_.plan_objects > 0 ? "slice " + std::to_string(checkpoint_.slice)
+                                       : std::string("load"),
+          checkpoint_.rows_loaded, checkpoint_.rows_rejected,
+          rows_filtered_
+              ? ", " + std::to_string(rows_filtered_) + " left out by the selection filters"
+              : std::string());
   return Finish(TableOutcome::kCompleted, "", message);
 }
 

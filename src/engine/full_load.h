@@ -13,6 +13,7 @@
 
 #include "engine/control_tables.h"
 #include "engine/engine.h"
+#include "engine/task_log.h"
 
 namespace opendms::engine {
 
@@ -106,6 +107,13 @@ struct LoadEnvironment {
   TaskShared& shared;
   const OptionalControlTables& optional_tables;
 };
+
+// TaskLog (task_log.h) for env's task.
+template <typename... Args>
+void TaskLog(const LoadEnvironment& env, LogComponent component, LogSeverity severity,
+             fmt::format_string<Args...> format, Args&&... args) {
+  TaskLog(env.options, env.task_name, component, severity, format, std::forward<Args>(args)...);
+}
 
 // Loads one slice of a table on the given connection (owned by the calling worker thread). On
 // kTableError and kFatal, the message says where and why; the table's statistics are updated.

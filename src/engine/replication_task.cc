@@ -165,7 +165,14 @@ Json ReplicationTaskJson(const TaskDefinition& def, const TaskSnapshot& snap) {
   return j;
 }
 
-Json TableStatisticsJson(const TaskSnapshot& snap) {
+Json TableStatisticsJson(const TaskSnapshot& snap, TimeFormat time_format) {
+  auto time = [time_format](TimePoint t) -> Json {
+    if (time_format == TimeFormat::kEpochSeconds) return ToEpochSeconds(t);
+    return CliTime(t);
+  };
+  auto put_time = [&](Json& j, const char* name, const std::optional<TimePoint>& t) {
+    if (t) j[name] = time(*t);
+  };
   Json list = Json::array();
   for (const TableStatistics& t : snap.tables) {
     Json j;
@@ -183,10 +190,11 @@ Json TableStatisticsJson(const TaskSnapshot& snap) {
     j["FullLoadRows"] = t.full_load_rows;
     j["FullLoadCondtnlChkFailedRows"] = 0;
     j["FullLoadErrorRows"] = t.full_load_error_rows;
-    PutTime(j, "FullLoadStartTime", t.full_load_start);
-    PutTime(j, "FullLoadEndTime", t.full_load_end);
+    put_time(j, "FullLoadStartTime", t.full_load_start);
+    put_time(j, "FullLoadEndTime", t.full_load_end);
     j["FullLoadReloaded"] = t.full_load_reloaded;
-    j["LastUpdateTime"] = CliTime(t.last_update);
+    // A table nothing has happened to yet was last updated now.
+    j["LastUpdateTime"] = time(t.last_update == TimePoint{} ? Clock::Now() : t.last_update);
     j["TableState"] = t.table_state;
     j["ValidationPendingRecords"] = 0;
     j["ValidationFailedRecords"] = 0;
@@ -462,8 +470,9 @@ bool ReplicationTask::Impl::RecoverableBackoff(const Status& error) {
     }
     n = ++recoverable_errors_;
   }
-  spdlog::warn("task {}: {} (recoverable error {}; retrying in {} s)", def_.task.identifier,
-               error.message(), n, s.recoverable_error_interval);
+  TaskLog(options_, def_.task.identifier, LogComponent::kTaskManager, LogSeverity::kWarning,
+          "{} (recoverable error {}; retrying in {} s)", error.message(), n,
+          s.recoverable_error_interval);
   for (int i = 0; i < s.recoverable_error_interval * 10 && !shared_.stop_requested(); ++i) {
     std::this_thread::sleep_for(std::chrono::milliseconds(100));
   }
@@ -689,7 +698,8 @@ Result<TaskSnapshot> ReplicationTask::Impl::Run() {
               "would duplicate the " +
               std::to_string(rows_loaded) +
               " rows already loaded: start the task with reload-target";
-          spdlog::error("task {}: table {} failed: {}", def_.task.identifier, table_name, message);
+          TaskLog(options_, def_.task.identifier, LogComponent::kTaskManager, LogSeverity::kError,
+                  "table {} failed: {}", table_name, message);
           shared_.UpdateTable(i, [&](TableStatistics& s) {
             s.table_state = std::string(kTableError);
             s.error_message = message;
@@ -697,10 +707,10 @@ Result<TaskSnapshot> ReplicationTask::Impl::Run() {
           CountTableError(message);
           continue;
         }
-        spdlog::warn(
-            "task {}: the objects of table {} changed since its interrupted load: "
-            "reloading it from the start",
-            def_.task.identifier, table_name);
+        TaskLog(options_, def_.task.identifier, LogComponent::kTaskManager, LogSeverity::kWarning,
+                "the objects of table {} changed since its interrupted load: reloading it from "
+                "the start",
+                table_name);
         shared_.UpdateTable(i, [](TableStatistics& s) { s.full_load_reloaded = true; });
       }
       // "error": loaded again from the start, prep mode applies.
@@ -757,9 +767,10 @@ Result<TaskSnapshot> ReplicationTask::Impl::Run() {
     state_.status = "running";
     state_.full_load_start_date = Clock::Now();
   }
-  spdlog::info("task {}: {} full load of {} tables ({} slices to load), {} subtasks",
-               def_.task.identifier, StartTypeName(options_.start_type), def_.mapped_tables.size(),
-               requests.size(), settings.max_full_load_subtasks);
+  TaskLog(options_, def_.task.identifier, LogComponent::kTaskManager, LogSeverity::kInfo,
+          "{} full load of {} tables ({} slices to load), {} subtasks",
+          StartTypeName(options_.start_type), def_.mapped_tables.size(), requests.size(),
+          settings.max_full_load_subtasks);
   const size_t workers =
       std::max<size_t>(1, std::min<size_t>(settings.max_full_load_subtasks, requests.size()));
   std::vector<std::thread> threads;

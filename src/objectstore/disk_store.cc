@@ -394,6 +394,7 @@ class DiskStore : public ObjectStore {
     info.content_type =
         options.content_type.empty() ? std::string(kDefaultContentType) : options.content_type;
     info.user_metadata = options.user_metadata;
+    info.content_headers = options.content_headers;
     info.checksum_crc32 = options.checksum_crc32;
     ASSIGN_OR_RETURN(std::string sidecar_temp,
                      WriteTemp(SidecarJson(info, IdentityOf(st)).dump(), /*durable=*/true));
@@ -550,6 +551,7 @@ class DiskStore : public ObjectStore {
                 {"content_type", info.content_type},
                 {"user_metadata", info.user_metadata}};
     if (!info.checksum_crc32.empty()) doc["checksum_crc32"] = info.checksum_crc32;
+    if (!info.content_headers.empty()) doc["content_headers"] = info.content_headers;
     return doc;
   }
 
@@ -567,6 +569,13 @@ class DiskStore : public ObjectStore {
     info.user_metadata.clear();
     for (const auto& [k, v] : user_metadata->items()) {
       if (v.is_string()) info.user_metadata[k] = v.get<std::string>();
+    }
+    info.content_headers.clear();
+    auto headers = doc.find("content_headers");  // optional: older sidecars lack it
+    if (headers != doc.end() && headers->is_object()) {
+      for (const auto& [k, v] : headers->items()) {
+        if (v.is_string()) info.content_headers[k] = v.get<std::string>();
+      }
     }
     auto checksum = doc.find("checksum_crc32");  // optional: older sidecars lack it
     info.checksum_crc32 =
@@ -735,6 +744,7 @@ class DiskStore : public ObjectStore {
     info.content_type =
         options.content_type.empty() ? std::string(kDefaultContentType) : options.content_type;
     info.user_metadata = options.user_metadata;
+    info.content_headers = options.content_headers;
     info.checksum_crc32 = options.checksum_crc32;
     if (!options.etag.empty()) info.etag = options.etag;
     Json doc = SidecarJson(info, FileIdentity{});

@@ -232,6 +232,7 @@ class MemoryStore : public ObjectStore {
     info.content_type =
         options.content_type.empty() ? std::string(kDefaultContentType) : options.content_type;
     info.user_metadata = options.user_metadata;
+    info.content_headers = options.content_headers;
     info.checksum_crc32 = options.checksum_crc32;
     std::lock_guard lock(mu_);
     auto b = buckets_.find(std::string(bucket));

@@ -39,6 +39,9 @@ struct ObjectInfo {
   TimePoint last_modified;
   std::string content_type;  // "binary/octet-stream" when unknown
   std::map<std::string, std::string> user_metadata;
+  // The other standard headers S3 keeps with an object and returns on GET/HEAD, by the names in
+  // kStoredContentHeaders (Cache-Control, …): what the writer sent, nothing when it sent none.
+  std::map<std::string, std::string> content_headers;
   // The CRC32 the writer recorded (S3's x-amz-checksum-crc32 form: base64 of 4 bytes, or a
   // multipart composite "<b64>-<parts>"); empty when none was given (e.g. a file copied in by
   // hand). The store keeps it as given; it does not compute it.
@@ -47,6 +50,9 @@ struct ObjectInfo {
 
 // The content type of objects stored without one (what S3 answers).
 inline constexpr std::string_view kDefaultContentType = "binary/octet-stream";
+// The headers besides Content-Type that S3 stores with an object (ObjectInfo::content_headers).
+inline constexpr std::string_view kStoredContentHeaders[] = {
+    "Cache-Control", "Content-Disposition", "Content-Encoding", "Content-Language", "Expires"};
 
 struct BucketInfo {
   std::string name;
@@ -83,6 +89,7 @@ struct ByteRange {
 struct PutOptions {
   std::string content_type;  // empty = kDefaultContentType
   std::map<std::string, std::string> user_metadata;
+  std::map<std::string, std::string> content_headers;  // see ObjectInfo::content_headers
   // Recorded as ObjectInfo::checksum_crc32 (empty = none). The caller has verified it.
   std::string checksum_crc32;
   // Replaces the MD5 the store would compute as the ETag (empty = compute it). For multipart

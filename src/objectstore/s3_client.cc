@@ -4,6 +4,7 @@
 #include <pugixml.hpp>
 
 #include <algorithm>
+#include <cctype>
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
@@ -80,6 +81,13 @@ ObjectInfo InfoFromHeaders(std::string_view key, const S3Response& response, uin
   if (info.content_type.empty()) info.content_type = std::string(kDefaultContentType);
   for (const auto& [name, value] : response.headers) {
     if (name.starts_with("x-amz-meta-")) info.user_metadata[name.substr(11)] = value;
+  }
+  for (std::string_view header : kStoredContentHeaders) {
+    std::string lower(header);
+    std::transform(lower.begin(), lower.end(), lower.begin(),
+                   [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+    const std::string& value = response.Header(lower);
+    if (!value.empty()) info.content_headers[std::string(header)] = value;
   }
   return info;
 }
@@ -618,6 +626,9 @@ class S3Client : public ObjectStore {
     for (const auto& [name, value] : options.user_metadata) {
       request.headers.emplace_back("x-amz-meta-" + name, value);
     }
+    for (const auto& [name, value] : options.content_headers) {
+      request.headers.emplace_back(name, value);
+    }
   }
 
   // Sends `request`; an answer other than one of `ok_statuses` becomes its error Status.
@@ -697,6 +708,7 @@ class S3Client : public ObjectStore {
     info.content_type =
         options.content_type.empty() ? std::string(kDefaultContentType) : options.content_type;
     info.user_metadata = options.user_metadata;
+    info.content_headers = options.content_headers;
     const std::string& date = put_response.Header("date");
     info.last_modified = date.empty() ? Clock::Now() : ParseHttpDate(date);
     return info;

@@ -175,10 +175,32 @@ def s3_presigned():
     status, _, body = http("GET", short)
     check(status == 403 and b"<Code>AccessDenied</Code>" in body and
           b"Request has expired" in body, (status, body))
-    # A SigV2 presigned URL is refused with a clear message.
-    v2 = client("s3").generate_presigned_url("get_object", Params={"Bucket": "bucket", "Key": "k"})
+    # boto3's default presigner for S3 in us-east-1 signs with SigV2 (AWSAccessKeyId/Signature/
+    # Expires): accepted, checked like SigV4's.
+    v2 = client("s3").generate_presigned_url("get_object", Params={"Bucket": "bucket", "Key": "p/k 1"},
+                                             ExpiresIn=60)
+    check("AWSAccessKeyId=" in v2 and "X-Amz-" not in v2, v2)
     status, _, body = http("GET", v2)
-    check(status == 400 and b"AWS4-HMAC-SHA256" in body, (status, body))
+    check(status == 200 and body == b"hello /bucket/p/k 1", (status, body))
+    # Sub-resources are signed too (response-content-type here).
+    sub = client("s3").generate_presigned_url(
+        "get_object", Params={"Bucket": "bucket", "Key": "k", "ResponseContentType": "text/plain"})
+    status, _, body = http("GET", sub)
+    check(status == 200, (status, body))
+    status, _, body = http("GET", sub.replace("text%2Fplain", "text%2Fhtml"))
+    check(status == 403 and b"<Code>SignatureDoesNotMatch</Code>" in body, (status, body))
+    status, _, body = http("GET", v2.replace("p/k%201", "p/k%202"))
+    check(status == 403 and b"<Code>SignatureDoesNotMatch</Code>" in body, (status, body))
+    status, _, body = http("GET", v2.replace("AWSAccessKeyId=", "AWSAccessKeyId=X"))
+    check(status == 403 and b"<Code>InvalidAccessKeyId</Code>" in body, (status, body))
+    short = client("s3").generate_presigned_url("get_object", Params={"Bucket": "bucket", "Key": "k"},
+                                                ExpiresIn=1)
+    time.sleep(2.1)
+    status, _, body = http("GET", short)
+    check(status == 403 and b"Request has expired" in body, (status, body))
+    # The header form of SigV2 ("Authorization: AWS key:signature") is refused clearly.
+    status, _, body = http("GET", endpoint + "/bucket/k", headers={"Authorization": "AWS AK:c2ln"})
+    check(status in (400, 403) and b"AWS4-HMAC-SHA256" in body, (status, body))
 
 
 scenarios = {f.__name__: f for f in [json_ok, json_wrong_secret, json_unknown_key, json_unsigned,

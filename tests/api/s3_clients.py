@@ -2,12 +2,14 @@
 Usage: s3_clients.py <endpoint> <access key> <secret> <work dir> <scenario>.
 Exits 0 when the scenario's checks hold; otherwise prints what differed and exits 1."""
 import concurrent.futures
+from datetime import datetime, timedelta, timezone
 import hashlib
 import os
 import subprocess
 import sys
 import urllib.request
 
+import urllib3
 import boto3
 from botocore.config import Config
 from botocore.exceptions import ClientError
@@ -150,14 +152,90 @@ def boto3_calls():
     client.download_file("bkt3", "up.bin", f"{work}/down.bin")
     check(sha256_of(f"{work}/up.bin") == sha256_of(f"{work}/down.bin"), "upload/download_file")
 
-    # SigV4 presigning asked for explicitly: boto3's default for us-east-1 is a SigV2 URL
-    # (AWSAccessKeyId/Signature/Expires), which the HTTP layer does not verify.
+    # boto3's default presigner for us-east-1 signs with SigV2 (AWSAccessKeyId/Signature/Expires);
+    # odd keys check the canonical resource's encoding. A presigned PUT too.
+    for key in odd:
+        url = client.generate_presigned_url("get_object", Params={"Bucket": "bkt3", "Key": key})
+        check("AWSAccessKeyId=" in url, url)
+        check(urllib.request.urlopen(url).read() == key.encode(), f"SigV2 presigned GET {key!r}")
+    url = client.generate_presigned_url("put_object", Params={"Bucket": "bkt3", "Key": "via-v2"})
+    # (urllib3: urllib.request would add a Content-Type the URL did not sign.)
+    put = urllib3.PoolManager().request("PUT", url, body=b"put through SigV2")
+    check(put.status == 200, f"SigV2 presigned PUT: {put.status} {put.data!r}")
+    check(client.get_object(Bucket="bkt3", Key="via-v2")["Body"].read() == b"put through SigV2",
+          "SigV2 presigned PUT")
+    client.delete_object(Bucket="bkt3", Key="via-v2")
+    # SigV4 presigning asked for explicitly.
     presigner = boto3.client("s3", endpoint_url=endpoint, region_name="us-east-1",
                              aws_access_key_id=access_key, aws_secret_access_key=secret_key,
                              config=Config(signature_version="s3v4"))
     url = presigner.generate_presigned_url("get_object",
                                            Params={"Bucket": "bkt3", "Key": odd[0]})
     check(urllib.request.urlopen(url).read() == odd[0].encode(), "presigned GET")
+
+    # The standard headers S3 keeps with an object: PutObject, CopyObject (COPY keeps them,
+    # REPLACE takes the new ones), multipart (upload_file above the threshold), and `aws s3 cp`.
+    kept = {"CacheControl": "max-age=60", "ContentDisposition": 'attachment; filename="r.csv"',
+            "ContentEncoding": "identity", "ContentLanguage": "en"}
+    expires = datetime(2026, 10, 21, 7, 28, tzinfo=timezone.utc)
+
+    def headers_of(key):
+        head = client.head_object(Bucket="bkt3", Key=key)
+        return {k: head.get(k) for k in kept}, head.get("Expires")
+
+    client.put_object(Bucket="bkt3", Key="h1", Body=b"x", Expires=expires, **kept)
+    check(headers_of("h1") == (kept, expires), f"PutObject headers: {headers_of('h1')}")
+    client.copy_object(Bucket="bkt3", Key="h2", CopySource={"Bucket": "bkt3", "Key": "h1"})
+    check(headers_of("h2") == (kept, expires), f"CopyObject COPY: {headers_of('h2')}")
+    client.copy_object(Bucket="bkt3", Key="h2", CopySource={"Bucket": "bkt3", "Key": "h1"},
+                       MetadataDirective="REPLACE", CacheControl="no-store")
+    check(client.head_object(Bucket="bkt3", Key="h2").get("CacheControl") == "no-store" and
+          client.head_object(Bucket="bkt3", Key="h2").get("ContentLanguage") is None,
+          "CopyObject REPLACE")
+    client.upload_file(f"{work}/up.bin", "bkt3", "h3", ExtraArgs=dict(kept))
+    check(headers_of("h3")[0] == kept, f"multipart headers: {headers_of('h3')}")
+    aws("s3", "cp", f"{work}/up.bin", "s3://bkt3/h4", "--cache-control", "max-age=5",
+        "--content-disposition", "inline")
+    head = client.head_object(Bucket="bkt3", Key="h4")
+    check(head.get("CacheControl") == "max-age=5" and head.get("ContentDisposition") == "inline",
+          f"aws s3 cp headers: {head}")
+    client.delete_objects(Bucket="bkt3", Delete={"Objects": [{"Key": f"h{i}"} for i in range(1, 5)]})
+
+    # ListBuckets in pages (MaxBuckets + ContinuationToken, through boto3's paginator), by name.
+    made = [f"page-{i}" for i in (3, 0, 4, 1, 2)]
+    for name in made:
+        client.create_bucket(Bucket=name)
+    pages = list(client.get_paginator("list_buckets").paginate(Prefix="page-",
+                                                               PaginationConfig={"PageSize": 2}))
+    check([len(p["Buckets"]) for p in pages] == [2, 2, 1], f"ListBuckets pages: {pages}")
+    check([b["Name"] for p in pages for b in p["Buckets"]] == sorted(made), f"pages: {pages}")
+    check(client.list_buckets(BucketRegion="eu-west-3", Prefix="page-")["Buckets"] == [],
+          "bucket-region filter")
+    for name in made:
+        client.delete_bucket(Bucket=name)
+
+    # Conditional GET/HEAD, as S3 answers them (botocore raises 304 and 412 as ClientError).
+    head = client.head_object(Bucket="bkt3", Key=odd[0])
+    etag, modified = head["ETag"], head["LastModified"]
+    check(client.get_object(Bucket="bkt3", Key=odd[0], IfMatch=etag)["Body"].read() ==
+          odd[0].encode(), "If-Match with the ETag")
+    for kwargs, status in [({"IfMatch": '"0123"'}, 412),
+                           ({"IfUnmodifiedSince": modified - timedelta(days=1)}, 412),
+                           ({"IfNoneMatch": etag}, 304),
+                           ({"IfModifiedSince": modified}, 304),
+                           ({"IfMatch": etag, "IfUnmodifiedSince": modified - timedelta(days=1)},
+                            None),
+                           ({"IfNoneMatch": '"0123"', "IfModifiedSince": modified}, None),
+                           ({"IfModifiedSince": modified - timedelta(days=1)}, None)]:
+        for call in (client.get_object, client.head_object):
+            try:
+                call(Bucket="bkt3", Key=odd[0], **kwargs)
+                check(status is None, f"{call.__name__} {kwargs}: served, wanted {status}")
+            except ClientError as e:
+                got = e.response["ResponseMetadata"]["HTTPStatusCode"]
+                check(got == status, f"{call.__name__} {kwargs}: {got}, wanted {status}")
+                if status == 412 and call == client.get_object:
+                    check(e.response["Error"]["Code"] == "PreconditionFailed", e.response)
 
     result = client.delete_objects(Bucket="bkt3", Delete={"Objects": [{"Key": k} for k in odd]})
     check(sorted(d["Key"] for d in result["Deleted"]) == sorted(odd), f"delete_objects: {result}")

@@ -253,18 +253,6 @@ TEST_F(S3HandlerTest, KeysThatCouldEscapeTheBucketAreRefused) {
   EXPECT_FALSE(std::filesystem::exists(dir_ + "/etc"));
 }
 
-TEST_F(S3HandlerTest, IfMatchPinsTheVersionRead) {
-  ASSERT_EQ(Call("PUT", "/bkt/k", "hello").status, 200);
-  const std::string etag = "\"" + HexEncode(Md5("hello")) + "\"";
-  EXPECT_EQ(Call("GET", "/bkt/k", "", {{"if-match", etag}}).status, 200);
-  EXPECT_EQ(Call("GET", "/bkt/k", "", {{"if-match", "\"other\", " + etag}}).status, 200);
-  EXPECT_EQ(Call("GET", "/bkt/k", "", {{"if-match", "*"}}).status, 200);
-  Answer changed = Call("GET", "/bkt/k", "", {{"if-match", "\"0123\""}, {"range", "bytes=1-"}});
-  EXPECT_EQ(changed.status, 412);
-  EXPECT_TRUE(changed.Has("<Code>PreconditionFailed</Code>")) << changed.body;
-  EXPECT_EQ(Call("HEAD", "/bkt/k", "", {{"if-match", "\"0123\""}}).status, 412);
-}
-
 TEST_F(S3HandlerTest, ListObjectsV2EncodesKeysWhenAskedAndPages) {
   for (std::string key : {"sales/a b+c%d.csv", "sales/caf\xC3\xA9.csv", "sales/sub/x.csv",
                           "sales/sub/y.csv", "top.csv"}) {

@@ -143,7 +143,8 @@ class TestS3Handler final : public Handler {
         *offset += n;
         return n;
       };
-    } else if (request.query.empty() || request.HasQuery("X-Amz-Signature")) {
+    } else if (request.query.empty() || request.HasQuery("X-Amz-Signature") ||
+               request.HasQuery("Signature")) {  // presigned (SigV4 or SigV2)
       r.body = "hello " + request.path;
     } else {
       r.SetHeader("Content-Type", "application/xml");

@@ -600,8 +600,10 @@ TEST_F(CrashCli, SigkillAtRandomPointsAndResumeLosesAndDuplicatesNothing) {
     }
     const bool wants_kills = kills[phase] < wanted(phase);
     const bool after_progress = phase == kSwitch ? !wants_kills : stalled || !wants_kills;
+    // The switch to CDC ends with the first change object applied, often within 50 ms of
+    // connecting (and there is no way back into it): kill it almost at once.
     const double delay = after_progress     ? gen_->Uniform(0.0, wants_kills ? 0.05 : 0.5)
-                         : phase == kSwitch ? gen_->Uniform(0.0, 0.1)
+                         : phase == kSwitch ? gen_->Uniform(0.0, 0.015)
                                             : gen_->Uniform(0.02, 0.2);
     const bool fresh = before.tables_planned == 0 && !before.cdc_state;
     const int mode = static_cast<int>(gen_->Pick(2));  // batch or transactional apply
@@ -629,7 +631,7 @@ TEST_F(CrashCli, SigkillAtRandomPointsAndResumeLosesAndDuplicatesNothing) {
         }
       };
       if (entered != phase && entered != kCdcDone && kills[entered] < wanted(entered)) {
-        soon(gen_->Uniform(0.0, 0.1), "entering the phase");
+        soon(gen_->Uniform(0.0, entered == kSwitch ? 0.015 : 0.1), "entering the phase");
       } else if (after_progress && progressed(before, now)) {
         soon(delay, "a commit");
       }

@@ -75,6 +75,13 @@ TEST_F(LabE2ETest, TheLabMigratesFiveTablesWithTheAwsCli) {
   EXPECT_NE(logs.output.find("Load finished for table 'public.orders' (3000 rows)"),
             std::string::npos)
       << logs.output;
+  // The engine's own lines are there too, with their components.
+  EXPECT_NE(logs.output.find("[TASK_MANAGER   ]I:  start-replication full load of 5 tables"),
+            std::string::npos)
+      << logs.output;
+  EXPECT_NE(logs.output.find("[TARGET_LOAD    ]I:  table sales.orders slice 0 completed: "),
+            std::string::npos)
+      << logs.output;
   ShellResult unknown = Shell(std::string(OPENDMS_BINARY) + " logs no-such-task --data-dir " +
                               ShellQuote(data_dir().string()));
   EXPECT_EQ(unknown.exit_code, 1) << unknown.output;

@@ -56,6 +56,8 @@ class DmsTest : public PgTest {
     options_.publish_interval_millis = 100;
     options_.cdc_poll_interval_millis = 30000;  // only a wake makes CDC look before 30 s
     options_.cdc_audit_interval_millis = 30000;
+    key_ = std::make_unique<secrets::MasterKey>(*secrets::MasterKey::FromBytes(std::string(32, 'k')));
+    options_.master_key = key_.get();
     NewService();
   }
 
@@ -143,8 +145,16 @@ class DmsTest : public PgTest {
   std::string CreateTarget() {
     return MustCall("CreateEndpoint", TargetInput())["Endpoint"].value("EndpointArn", "");
   }
-  std::string CreateTask(const std::string& example, const std::string& id, Json settings_patch = nullptr) {
+  // `target_schema`: where the example's rename rule puts the tables (the examples say "sales").
+  std::string CreateTask(const std::string& example, const std::string& id,
+                         Json settings_patch = nullptr, const std::string& target_schema = "sales") {
     Json in = ReadJson(std::string(OPENDMS_SOURCE_DIR) + "/examples/full-load/" + example);
+    if (target_schema != "sales") {
+      std::string mappings = in["TableMappings"].get<std::string>();
+      const std::string rename = R"("value": "sales")";
+      mappings.replace(mappings.find(rename), rename.size(), R"("value": ")" + target_schema + "\"");
+      in["TableMappings"] = mappings;
+    }
     in["ReplicationTaskIdentifier"] = id;
     in["SourceEndpointArn"] = source_;
     in["TargetEndpointArn"] = target_;
@@ -198,6 +208,7 @@ class DmsTest : public PgTest {
   std::optional<ScratchDir> dir_;
   std::unique_ptr<objectstore::ObjectStore> store_;
   std::unique_ptr<catalog::Catalog> catalog_;
+  std::unique_ptr<secrets::MasterKey> key_;
   Options options_;
   std::unique_ptr<DmsService> service_;
   CallContext ctx_;
@@ -361,6 +372,70 @@ TEST_F(DmsTest, FullLoadRunsToFullLoadOnlyFinishedWithStatisticsAndLogs) {
   EXPECT_EQ(logs["ReplicationInstanceTaskLogs"][0]["ReplicationInstanceTaskLogSize"],
             static_cast<int64_t>(all.size()));
   CheckShapes();
+}
+
+// The engine's own lines (not only the runner's status lines) reach the task's log with their
+// DMS component and severity.
+TEST_F(DmsTest, TheEnginesWarningsAreInTheTaskLogWithTheirComponents) {
+  CreateAll();
+  for (const char* key :
+       {"sales/public/customers/LOAD00000001.csv", "sales/public/customers/LOAD00000002.csv"}) {
+    ASSERT_TRUE(store_->Delete("landing", key).ok()) << key;
+  }
+  auto put = store_->Put("landing", "sales/public/products/LOAD00000002.csv",
+                         "sku,name,price,weight_kg,stocked_at\n"
+                         "P-901,Bad,not-a-price,1.0,2024-01-01 00:00:00\n");
+  ASSERT_TRUE(put.ok());
+  const std::string task = CreateTask("task.json", "sales-warnings");  // DataErrorPolicy LOG_ERROR
+  WaitTask(task, "ready", 10);
+  Start(task, "start-replication");
+  WaitTask(task, "stopped");
+
+  auto lines = service_->TaskLogLines("sales-warnings");
+  ASSERT_TRUE(lines.ok()) << lines.status().ToString();
+  std::string all;
+  for (const auto& l : *lines) all += l + "\n";
+  auto has = [&](const std::string& head, const std::string& part) {
+    for (const auto& l : *lines) {
+      if (l.find(head) == 19 && l.find(part) != std::string::npos) return true;
+    }
+    return false;
+  };
+  EXPECT_TRUE(has(" [TASK_MANAGER   ]I:  ", "start-replication full load of 2 tables")) << all;
+  EXPECT_TRUE(has(" [SOURCE_UNLOAD  ]W:  ",
+                  "table sales.customers has no objects under "
+                  "s3://landing/sales/public/customers/: loaded 0 rows"))
+      << all;
+  EXPECT_TRUE(has(" [TARGET_LOAD    ]W:  ",
+                  "s3://landing/sales/public/products/LOAD00000002.csv line 2, column 3"))
+      << all;
+  EXPECT_TRUE(has(" [TARGET_LOAD    ]I:  ", "completed: 3 rows loaded, 1 rejected")) << all;
+  // The runner's lines keep their place around the engine's: running first, stopped last.
+  ASSERT_FALSE(lines->empty());
+  EXPECT_NE(lines->back().find("Task 'sales-warnings' stopped"), std::string::npos) << all;
+}
+
+// A task logging faster than its lines are published loses the excess, and says how many.
+TEST_F(DmsTest, EngineLogLinesBeyondThePendingBoundAreDroppedAndCounted) {
+  options_.max_pending_log_lines = 2;
+  options_.publish_interval_millis = 60000;  // everything arrives at the final publish
+  NewService();
+  CreateAll();
+  const std::string task = CreateTask("task.json", "sales-chatty");
+  WaitTask(task, "ready", 10);
+  Start(task, "start-replication");
+  WaitTask(task, "stopped");
+  auto lines = service_->TaskLogLines("sales-chatty");
+  ASSERT_TRUE(lines.ok()) << lines.status().ToString();
+  std::string all;
+  for (const auto& l : *lines) all += l + "\n";
+  // Kept: the first two (the full load's start, then a table's completion); dropped: the other
+  // table's completion.
+  EXPECT_NE(all.find("]I:  start-replication full load of 2 tables"), std::string::npos) << all;
+  EXPECT_NE(all.find("[TASK_MANAGER   ]W:  1 log lines of the task were dropped: it logged more "
+                     "than 2 lines"),
+            std::string::npos)
+      << all;
 }
 
 TEST_F(DmsTest, CdcIsWokenByNewObjectsStopsAndResumes) {
@@ -550,9 +625,239 @@ TEST_F(DmsTest, Boto3WaitersWorkAgainstTheRealEndpoint) {
   EXPECT_EQ(rc, 0) << (out.ok() ? *out : "");
   EXPECT_EQ(out.ok() ? *out : "",
             "replication_instance_available\ntest_connection_succeeds\nreplication_task_ready\n"
-            "replication_task_running\nreplication_task_stopped\nInvalidResourceStateFault\n"
+            "replication_task_running\ntags\nrebooted\nreplication_task_stopped\n"
+            "InvalidResourceStateFault\n"
             "replication_task_deleted\nendpoint_deleted\nreplication_instance_deleted\n");
   server.Stop();
+}
+
+// The part of the test server's password that needs no escaping in JSON or SQL text.
+std::string PasswordMark(const std::string& password) { return password.substr(password.size() - 12); }
+
+TEST_F(DmsTest, EndpointPasswordsAreSealedAtRestAndAWrongMasterKeyIsNamed) {
+  CreateAll();
+  const std::string mark = PasswordMark(params_.password);
+  auto holding_password = [&] {
+    auto r = conn().Query("SELECT count(*) FROM dms.endpoints WHERE (input::text || doc::text || "
+                          "sealed_passwords::text) LIKE '%' || $1 || '%'",
+                          {mark});
+    return r.ok() ? std::string(r->Get(0, 0)) : r.status().ToString();
+  };
+  EXPECT_EQ(holding_password(), "0");
+  auto sealed = conn().Query("SELECT sealed_passwords->>'KeyId', sealed_passwords->'Fields' ? "
+                             "'Password' FROM dms.endpoints WHERE arn = $1",
+                             {target_});
+  ASSERT_TRUE(sealed.ok());
+  EXPECT_EQ(sealed->Get(0, 0), key_->key_id());
+  EXPECT_EQ(sealed->Get(0, 1), "t");
+  // The task still logs in with it.
+  const std::string task = CreateTask("task.json", "sales-sealed");
+  WaitTask(task, "ready", 10);
+  Start(task, "start-replication");
+  EXPECT_EQ(WaitTask(task, "stopped").value("StopReason", ""), "Stop Reason FULL_LOAD_ONLY_FINISHED");
+  EXPECT_EQ(RowCount("sales", "customers"), 6);
+
+  // A row from before sealing (clear text in its input) keeps working and is sealed by the next
+  // service's migration.
+  Json legacy = TargetInput();
+  ASSERT_TRUE(conn().Query("UPDATE dms.endpoints SET input = $2, sealed_passwords = '{}' WHERE "
+                           "arn = $1",
+                           {target_, legacy.dump()})
+                  .ok());
+  EXPECT_EQ(holding_password(), "1");
+  NewService();
+  EXPECT_EQ(holding_password(), "0");
+  Start(task, "reload-target");
+  EXPECT_EQ(WaitTask(task, "stopped").value("StopReason", ""), "Stop Reason FULL_LOAD_ONLY_FINISHED");
+
+  // Another master key: the task fails, naming the endpoint and the key, never the password.
+  auto other = secrets::MasterKey::FromBytes(std::string(32, 'o'));
+  ASSERT_TRUE(other.ok());
+  options_.master_key = &*other;
+  NewService();
+  Start(task, "reload-target");
+  Json failed = WaitTask(task, "failed");
+  const std::string message = failed.value("LastFailureMessage", "");
+  EXPECT_NE(message.find("endpoint orders-target: its Password cannot be decrypted with this "
+                         "server's master key " + other->key_id()),
+            std::string::npos)
+      << message;
+  EXPECT_EQ(message.find(mark), std::string::npos);
+  // Giving the endpoint its password again under the new key repairs it.
+  MustCall("ModifyEndpoint", {{"EndpointArn", target_}, {"Password", params_.password}});
+  EXPECT_EQ(holding_password(), "0");
+  Start(task, "reload-target");
+  EXPECT_EQ(WaitTask(task, "stopped").value("StopReason", ""), "Stop Reason FULL_LOAD_ONLY_FINISHED");
+  // ModifyEndpoint without a password keeps the sealed one.
+  MustCall("ModifyEndpoint", {{"EndpointArn", target_}, {"DatabaseName", params_.dbname}});
+  Start(task, "reload-target");
+  EXPECT_EQ(WaitTask(task, "stopped").value("StopReason", ""), "Stop Reason FULL_LOAD_ONLY_FINISHED");
+  options_.master_key = key_.get();
+  service_.reset();
+}
+
+TEST_F(DmsTest, TagsAreStoredListedRemovedAndGoWithTheirResource) {
+  const Json tags = Json::array({{{"Key", "project"}, {"Value", "acme"}}, {{"Key", "env"}, {"Value", "dev"}}});
+  Json instance_in = {{"ReplicationInstanceIdentifier", "rep-tags"},
+                      {"ReplicationInstanceClass", "dms.t3.medium"},
+                      {"Tags", tags}};
+  instance_ = MustCall("CreateReplicationInstance", instance_in)["ReplicationInstance"]
+                  .value("ReplicationInstanceArn", "");
+  source_ = CreateSource();
+  Json target_in = TargetInput();
+  target_in["Tags"] = Json::array({{{"Key", "tier"}, {"Value", "db"}}});
+  target_ = MustCall("CreateEndpoint", target_in)["Endpoint"].value("EndpointArn", "");
+  WaitInstanceAvailable(instance_);
+  Json task_in = ReadJson(std::string(OPENDMS_SOURCE_DIR) + "/examples/full-load/task.json");
+  task_in["SourceEndpointArn"] = source_;
+  task_in["TargetEndpointArn"] = target_;
+  task_in["ReplicationInstanceArn"] = instance_;
+  task_in["Tags"] = Json::array({{{"Key", "owner"}}});
+  const std::string task =
+      MustCall("CreateReplicationTask", task_in)["ReplicationTask"].value("ReplicationTaskArn", "");
+
+  Json listed = MustCall("ListTagsForResource", {{"ResourceArn", instance_}});
+  EXPECT_EQ(listed["TagList"],
+            Json::array({{{"Key", "project"}, {"Value", "acme"}, {"ResourceArn", instance_}},
+                         {{"Key", "env"}, {"Value", "dev"}, {"ResourceArn", instance_}}}));
+  listed = MustCall("ListTagsForResource", {{"ResourceArnList", {target_, task, source_}}});
+  EXPECT_EQ(listed["TagList"],
+            Json::array({{{"Key", "tier"}, {"Value", "db"}, {"ResourceArn", target_}},
+                         {{"Key", "owner"}, {"Value", ""}, {"ResourceArn", task}}}));
+
+  // Add replaces a key's value; Remove drops keys (unknown keys are no error).
+  MustCall("AddTagsToResource", {{"ResourceArn", instance_},
+                                 {"Tags", {{{"Key", "env"}, {"Value", "prod"}},
+                                           {{"Key", "team"}, {"Value", "data"}}}}});
+  MustCall("RemoveTagsFromResource", {{"ResourceArn", instance_}, {"TagKeys", {"project", "nope"}}});
+  listed = MustCall("ListTagsForResource", {{"ResourceArn", instance_}});
+  EXPECT_EQ(listed["TagList"],
+            Json::array({{{"Key", "env"}, {"Value", "prod"}, {"ResourceArn", instance_}},
+                         {{"Key", "team"}, {"Value", "data"}, {"ResourceArn", instance_}}}));
+
+  const std::string unknown = "arn:aws:dms:us-east-1:000000000000:endpoint:AAAAAAAAAAAAAAAAAAAAAAAAAA";
+  EXPECT_EQ(ErrorOf("ListTagsForResource", {{"ResourceArn", unknown}}), "ResourceNotFoundFault");
+  EXPECT_EQ(ErrorOf("AddTagsToResource", {{"ResourceArn", unknown}, {"Tags", tags}}),
+            "ResourceNotFoundFault");
+  EXPECT_EQ(ErrorOf("RemoveTagsFromResource", {{"ResourceArn", unknown}, {"TagKeys", {"x"}}}),
+            "ResourceNotFoundFault");
+  EXPECT_EQ(ErrorOf("ListTagsForResource", {{"ResourceArnList", {instance_, unknown}}}),
+            "ResourceNotFoundFault");
+  EXPECT_EQ(ErrorOf("ListTagsForResource", Json::object()), "InvalidParameterValueException");
+  EXPECT_EQ(ErrorOf("AddTagsToResource", {{"ResourceArn", instance_},
+                                          {"Tags", {{{"Key", "aws:reserved"}, {"Value", "x"}}}}}),
+            "InvalidParameterValueException");
+  EXPECT_EQ(ErrorOf("AddTagsToResource", {{"ResourceArn", instance_}}),
+            "InvalidParameterValueException");
+
+  auto tag_rows = [&](const std::string& arn) {
+    auto r = conn().Query("SELECT count(*) FROM dms.tags WHERE resource_arn = $1", {arn});
+    return r.ok() ? std::string(r->Get(0, 0)) : r.status().ToString();
+  };
+  WaitTask(task, "ready", 10);
+  MustCall("DeleteReplicationTask", {{"ReplicationTaskArn", task}});
+  std::this_thread::sleep_for(std::chrono::milliseconds(options_.transition_millis + 100));
+  MustCall("DescribeEndpoints", Json::object());  // settles the deletion
+  EXPECT_EQ(tag_rows(task), "0");
+  MustCall("DeleteEndpoint", {{"EndpointArn", target_}});
+  EXPECT_EQ(tag_rows(target_), "0");
+  MustCall("DeleteReplicationInstance", {{"ReplicationInstanceArn", instance_}});
+  EXPECT_EQ(tag_rows(instance_), "2");  // deleting: still there
+  std::this_thread::sleep_for(std::chrono::milliseconds(options_.transition_millis + 100));
+  MustCall("DescribeEndpoints", Json::object());
+  EXPECT_EQ(tag_rows(instance_), "0");
+  CheckShapes();
+}
+
+// dms.t2.micro runs one task at a time: a second task waits in "starting" for the slot.
+TEST_F(DmsTest, RebootResumesRunningTasksAndAppliesDeferredModifications) {
+  instance_ = CreateInstance("rep-small", "dms.t2.micro");
+  source_ = CreateSource();
+  target_ = CreateTarget();
+  WaitInstanceAvailable(instance_);
+  EXPECT_EQ(ErrorOf("RebootReplicationInstance",
+                    {{"ReplicationInstanceArn", instance_}, {"ForceFailover", true}}),
+            "InvalidParameterCombinationException");  // single-AZ, as on AWS
+  const std::string cdc = CreateTask("task-cdc.json", "sales-cdc");
+  const std::string second = CreateTask("task.json", "second-load", nullptr, "sales_b");
+  WaitTask(cdc, "ready", 10);
+  WaitTask(second, "ready", 10);
+  Start(cdc, "start-replication");
+  WaitTask(cdc, "running");
+  ASSERT_TRUE(WaitScalar("SELECT count(*) FROM sales.customers", "6", 20));
+  Start(second, "start-replication");
+
+  // Deferred: recorded as pending, not applied; the second task still waits for the one slot.
+  Json modified = MustCall("ModifyReplicationInstance", {{"ReplicationInstanceArn", instance_},
+                                                         {"ReplicationInstanceClass", "dms.t3.medium"},
+                                                         {"ApplyImmediately", false}});
+  EXPECT_EQ(modified["ReplicationInstance"]["ReplicationInstanceClass"], "dms.t2.micro");
+  EXPECT_EQ(modified["ReplicationInstance"]["PendingModifiedValues"],
+            Json({{"ReplicationInstanceClass", "dms.t3.medium"}}));
+  std::this_thread::sleep_for(std::chrono::milliseconds(1000));
+  EXPECT_EQ(WaitTask(second, "starting", 1)["Status"], "starting");
+
+  // The reboot: the CDC task stops at a checkpoint, a change lands meanwhile, and once the
+  // instance is available the task resumes and applies it, nothing lost or twice.
+  Json rebooting = MustCall("RebootReplicationInstance", {{"ReplicationInstanceArn", instance_}});
+  EXPECT_EQ(rebooting["ReplicationInstance"]["ReplicationInstanceStatus"], "rebooting");
+  EXPECT_EQ(ErrorOf("StartReplicationTask", {{"ReplicationTaskArn", second},
+                                             {"StartReplicationTaskType", "resume-processing"}}),
+            "InvalidResourceStateFault");
+  auto r = store_->Put("landing", "sales/changes/CDC0001.csv",
+                       "operation,table,schema,values\n"
+                       "I,customers,public,100,A,a@example.com,Oslo,true,2024-07-01\n");
+  ASSERT_TRUE(r.ok());
+  WaitInstanceAvailable(instance_);
+  Json instance = MustCall("DescribeReplicationInstances",
+                           {{"Filters", {{{"Name", "replication-instance-arn"}, {"Values", {instance_}}}}}});
+  EXPECT_EQ(instance["ReplicationInstances"][0]["ReplicationInstanceClass"], "dms.t3.medium");
+  EXPECT_EQ(instance["ReplicationInstances"][0]["PendingModifiedValues"], Json::object());
+  WaitTask(cdc, "running");
+  ASSERT_TRUE(WaitScalar("SELECT count(*) || ' ' || count(DISTINCT customer_id) FROM sales.customers",
+                         "7 7", 15));
+  PutChange("CDC0002.csv", "I,customers,public,101,B,b@example.com,Rome,true,2024-07-02\n");
+  ASSERT_TRUE(WaitScalar("SELECT count(*) FROM sales.customers", "8", 5));
+  // The bigger class has two slots: the second task ran too.
+  EXPECT_EQ(WaitTask(second, "stopped").value("StopReason", ""), "Stop Reason FULL_LOAD_ONLY_FINISHED");
+  EXPECT_EQ(RowCount("sales_b", "customers"), 6);
+
+  auto lines = service_->TaskLogLines(cdc);
+  ASSERT_TRUE(lines.ok());
+  std::string all;
+  for (const auto& l : *lines) all += l + "\n";
+  EXPECT_NE(all.find("stopped: its replication instance is rebooting"), std::string::npos) << all;
+  EXPECT_NE(all.find("resumed (resume-processing) after the reboot"), std::string::npos) << all;
+  MustCall("StopReplicationTask", {{"ReplicationTaskArn", cdc}});
+  WaitTask(cdc, "stopped");
+  CheckShapes();
+}
+
+TEST_F(DmsTest, AClassAppliedImmediatelyResizesThePool) {
+  instance_ = CreateInstance("rep-small", "dms.t2.micro");
+  source_ = CreateSource();
+  target_ = CreateTarget();
+  WaitInstanceAvailable(instance_);
+  const std::string cdc = CreateTask("task-cdc.json", "sales-cdc");
+  const std::string second = CreateTask("task.json", "second-load", nullptr, "sales_b");
+  WaitTask(cdc, "ready", 10);
+  WaitTask(second, "ready", 10);
+  Start(cdc, "start-replication");
+  WaitTask(cdc, "running");
+  Start(second, "start-replication");
+  std::this_thread::sleep_for(std::chrono::milliseconds(1000));
+  EXPECT_EQ(WaitTask(second, "starting", 1)["Status"], "starting");
+  Json modified = MustCall("ModifyReplicationInstance", {{"ReplicationInstanceArn", instance_},
+                                                         {"ReplicationInstanceClass", "dms.t3.medium"},
+                                                         {"ApplyImmediately", true}});
+  EXPECT_EQ(modified["ReplicationInstance"]["ReplicationInstanceClass"], "dms.t3.medium");
+  EXPECT_EQ(modified["ReplicationInstance"]["ReplicationInstanceStatus"], "modifying");
+  EXPECT_EQ(WaitTask(second, "stopped").value("StopReason", ""), "Stop Reason FULL_LOAD_ONLY_FINISHED");
+  EXPECT_EQ(RowCount("sales_b", "customers"), 6);
+  EXPECT_EQ(WaitTask(cdc, "running", 1)["Status"], "running");  // untouched
+  MustCall("StopReplicationTask", {{"ReplicationTaskArn", cdc}});
+  WaitTask(cdc, "stopped");
+  CheckShapes();
 }
 
 }  // namespace

@@ -2,7 +2,7 @@
 """boto3's DMS waiters against a real opendms endpoint serving the DMS service.
 Usage: waiters.py ENDPOINT ACCESS_KEY SECRET_KEY TARGET_JSON SOURCE_JSON TASK_JSON
 Prints the sequence of statuses it waited for; exits non-zero on the first waiter failure."""
-import json, sys
+import json, sys, time
 import boto3
 from botocore.config import Config
 
@@ -39,6 +39,23 @@ print("replication_task_ready")
 dms.start_replication_task(ReplicationTaskArn=task_arn, StartReplicationTaskType="start-replication")
 dms.get_waiter("replication_task_running").wait(Filters=by_arn, WaiterConfig=fast)
 print("replication_task_running")
+dms.add_tags_to_resource(ResourceArn=task_arn, Tags=[{"Key": "env", "Value": "dev"}])
+tags = dms.list_tags_for_resource(ResourceArnList=[task_arn, rep_arn])["TagList"]
+assert tags == [{"Key": "env", "Value": "dev", "ResourceArn": task_arn}], tags
+print("tags")
+# A reboot stops the running task and resumes it once the instance is available again.
+rebooting = dms.reboot_replication_instance(ReplicationInstanceArn=rep_arn)["ReplicationInstance"]
+assert rebooting["ReplicationInstanceStatus"] == "rebooting", rebooting
+dms.get_waiter("replication_instance_available").wait(
+    Filters=[{"Name": "replication-instance-arn", "Values": [rep_arn]}], WaiterConfig=fast)
+statuses = []
+for _ in range(40):  # not the running waiter: it fails on the "stopped" seen during the reboot
+    statuses.append(dms.describe_replication_tasks(Filters=by_arn)["ReplicationTasks"][0]["Status"])
+    if statuses[-1] == "running":
+        break
+    time.sleep(0.25)
+assert statuses[-1] == "running", statuses
+print("rebooted")
 # Datetimes parse: botocore turns the epoch numbers into datetimes.
 described = dms.describe_replication_tasks(Filters=by_arn)["ReplicationTasks"][0]
 assert hasattr(described["ReplicationTaskCreationDate"], "year"), described

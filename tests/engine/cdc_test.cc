@@ -165,8 +165,13 @@ TEST_P(Cdc, LateAndOverwrittenObjectsUnderSkipAndStopTask) {
   Put("changes/CDC0002.csv", "I,orders,public,2,bo,2.00,\n");
   Put("changes/CDC0001.csv", "I,orders,public,9,new,9.00,\n");  // overwritten after apply
   Json skip = {{"OpendmsSettings", {{"LateChangeObjectPolicy", "SKIP"}}}};
+  TaskLogRecorder log;
+  log_sink_ = log.Sink();
   TaskSnapshot s = Run(CdcSource(), CdcTask(skip), StartType::kResumeProcessing);
   ASSERT_EQ(s.status, "stopped") << s.last_failure_message;
+  EXPECT_TRUE(log.Has("SOURCE_CAPTURE I", "change processing from s3://landing/changes/"));
+  EXPECT_TRUE(log.Has("SOURCE_CAPTURE W", "s3://landing/changes/CDC0002.csv landed late"));
+  EXPECT_TRUE(log.Has("SOURCE_CAPTURE W", "skipped (OpendmsSettings.LateChangeObjectPolicy SKIP)"));
   EXPECT_EQ(s.cdc.late_objects, 1);
   EXPECT_EQ(s.cdc.overwritten_objects, 1);
   EXPECT_EQ(s.cdc.skipped_objects, 2);

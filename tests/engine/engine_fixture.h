@@ -2,7 +2,10 @@
 // with a "landing" bucket, and builders for the three DMS documents a task is made of.
 #pragma once
 
+#include <mutex>
 #include <string>
+#include <string_view>
+#include <vector>
 
 #include "engine/engine.h"
 #include "objectstore/objectstore.h"
@@ -18,6 +21,39 @@ inline const char* kOrders =
    {"ColumnName":"name","ColumnType":"STRING","ColumnLength":"10"},
    {"ColumnName":"amount","ColumnType":"NUMERIC","ColumnPrecision":"8","ColumnScale":"2"},
    {"ColumnName":"day","ColumnType":"DATE","ColumnNullable":"true"}],"TableColumnsTotal":"4"}]})";
+
+// Collects what a task's log sink receives, as "COMPONENT S: message" lines.
+class TaskLogRecorder {
+ public:
+  LogSink Sink() {
+    return [this](LogComponent component, LogSeverity severity, std::string_view message) {
+      std::lock_guard lock(mu_);
+      lines_.push_back(std::string(LogComponentName(component)) + " " +
+                       LogSeverityLetter(severity) + ": " + std::string(message));
+    };
+  }
+  // Succeeds when a line starts with `head` ("SOURCE_UNLOAD W") and contains `part`.
+  ::testing::AssertionResult Has(std::string_view head, std::string_view part) {
+    std::lock_guard lock(mu_);
+    std::string all;
+    for (const std::string& l : lines_) {
+      if (l.rfind(std::string(head) + ": ", 0) == 0 && l.find(part) != std::string::npos) {
+        return ::testing::AssertionSuccess();
+      }
+      all += "\n  " + l;
+    }
+    return ::testing::AssertionFailure()
+           << "no \"" << head << "\" line with \"" << part << "\" among:" << all;
+  }
+  std::vector<std::string> lines() {
+    std::lock_guard lock(mu_);
+    return lines_;
+  }
+
+ private:
+  std::mutex mu_;
+  std::vector<std::string> lines_;  // guarded by mu_
+};
 
 class EngineTest : public testing::PgTest {
  protected:
@@ -83,6 +119,7 @@ class EngineTest : public testing::PgTest {
     options.until_idle_seconds = until_idle_seconds_;
     options.cdc_poll_interval_ms = 10;
     options.cdc_audit_interval_ms = 50;
+    options.log_sink = log_sink_;
     ReplicationTask task_run(definition_, store ? *store : *store_, options);
     auto snap = task_run.Run();
     EXPECT_TRUE(snap.ok()) << snap.status().ToString();
@@ -101,6 +138,7 @@ class EngineTest : public testing::PgTest {
   size_t read_buffer_bytes_ = 1 << 20;
   int64_t min_slice_bytes_ = int64_t{32} << 20;
   double until_idle_seconds_ = 0.3;  // CDC tasks stop once nothing new arrived for this long
+  LogSink log_sink_;                 // RunOptions::log_sink of the runs
 };
 
 }  // namespace opendms::engine

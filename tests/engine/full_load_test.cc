@@ -72,6 +72,21 @@ TEST_F(FullLoad, LoadsObjectsInKeyOrderAndReportsDmsStatistics) {
   EXPECT_EQ(stats[0]["TableName"], "orders");
   EXPECT_EQ(stats[0]["FullLoadRows"], 3);
   EXPECT_EQ(stats[0]["TableState"], "Table completed");
+  // The same statistics, with times as the aws CLI prints them or as the DMS wire carries them.
+  ASSERT_TRUE(stats[0]["FullLoadStartTime"].is_string());
+  EXPECT_TRUE(stats[0]["FullLoadStartTime"].get<std::string>().ends_with("+00:00"));
+  Json wire = TableStatisticsJson(s, TimeFormat::kEpochSeconds);
+  EXPECT_TRUE(wire[0]["FullLoadStartTime"].is_number());
+  EXPECT_TRUE(wire[0]["FullLoadEndTime"].is_number());
+  EXPECT_TRUE(wire[0]["LastUpdateTime"].is_number());
+  EXPECT_GE(wire[0]["FullLoadEndTime"].get<double>(), wire[0]["FullLoadStartTime"].get<double>());
+  wire[0].erase("FullLoadStartTime");
+  wire[0].erase("FullLoadEndTime");
+  wire[0].erase("LastUpdateTime");
+  stats[0].erase("FullLoadStartTime");
+  stats[0].erase("FullLoadEndTime");
+  stats[0].erase("LastUpdateTime");
+  EXPECT_EQ(wire, stats);
 }
 
 TEST_F(FullLoad, DialectSettingsPipeDelimiterCrlfHeaderAndLiteralQuotes) {
@@ -330,6 +345,25 @@ TEST_F(FullLoad, EmptyObjectAndEmptyFolderLoadZeroRows) {
   EXPECT_EQ(Stats(s, "b")->table_state, "Table completed");  // no objects at all
   EXPECT_EQ(Scalar("SELECT count(*) FROM public.b"), "0");
   EXPECT_EQ(s.full_load_progress_percent, 100);
+}
+
+TEST_F(FullLoad, TheTaskLogSinkGetsTheEngineLinesWithTheirComponents) {
+  Put("public/a/1.csv", "1,x\nbad,y\n");  // public/b has no objects
+  TaskLogRecorder log;
+  log_sink_ = log.Sink();
+  TaskSnapshot s = Run(Source(kTwoTables), Task(IncludeAll()));
+  ASSERT_EQ(s.status, "stopped") << s.last_failure_message;
+  EXPECT_TRUE(log.Has("TASK_MANAGER I", "start-replication full load of 2 tables"));
+  EXPECT_TRUE(
+      log.Has("SOURCE_UNLOAD W", "table public.b has no objects under s3://landing/public/b/"));
+  EXPECT_TRUE(log.Has("TARGET_LOAD W", "s3://landing/public/a/1.csv line 2, column 1"));
+  EXPECT_TRUE(log.Has("TARGET_LOAD W",
+                      "LOG_ERROR; row rejected kept in public.awsdms_full_load_exceptions"));
+  EXPECT_TRUE(log.Has("TARGET_LOAD I", "completed: 1 rows loaded, 1 rejected"));
+  // The sink gets the message alone: the server adds time, component and severity.
+  for (const std::string& line : log.lines()) {
+    EXPECT_EQ(line.find("test-task"), std::string::npos) << line;
+  }
 }
 
 TEST_F(FullLoad, MalformedDefinitionsAreRejectedBeforeAnythingRuns) {

@@ -118,11 +118,20 @@ TYPED_TEST(StoreConformance, PutReportsMd5EtagSizeAndDefaultContentType) {
 
 TYPED_TEST(StoreConformance, ContentTypeAndUserMetadataRoundTrip) {
   PutOptions options{"text/csv", {{"origin", "lab"}, {"rows", "3"}}};
+  options.content_headers = {{"Cache-Control", "max-age=60"},
+                             {"Content-Disposition", "attachment; filename=\"t.csv\""},
+                             {"Content-Encoding", "identity"},
+                             {"Content-Language", "en"},
+                             {"Expires", "Wed, 21 Oct 2026 07:28:00 GMT"}};
   this->PutOrDie("t.csv", "a,b\n", options);
   Result<ObjectInfo> head = this->store_->Head("bkt", "t.csv");
   ASSERT_TRUE(head.ok());
   EXPECT_EQ(head->content_type, "text/csv");
   EXPECT_EQ(head->user_metadata, options.user_metadata);
+  EXPECT_EQ(head->content_headers, options.content_headers);
+  auto reader = this->store_->Get("bkt", "t.csv");
+  ASSERT_TRUE(reader.ok());
+  EXPECT_EQ((*reader)->info().content_headers, options.content_headers);
   Result<ListResult> list = this->store_->List("bkt", {});
   ASSERT_TRUE(list.ok());
   ASSERT_EQ(list->objects.size(), 1u);

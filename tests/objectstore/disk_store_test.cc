@@ -127,6 +127,7 @@ TEST_F(DiskStoreTest, FileOverwrittenByHandGetsANewEtag) {
 
 TEST_F(DiskStoreTest, MetadataSurvivesReopening) {
   PutOptions options{"text/csv", {{"origin", "lab"}}};
+  options.content_headers = {{"Cache-Control", "no-cache"}};
   ASSERT_TRUE(store_->Put("bkt", "dir/k.csv", "hello", options).ok());
   Reopen();
   Result<ObjectInfo> head = store_->Head("bkt", "dir/k.csv");
@@ -134,6 +135,7 @@ TEST_F(DiskStoreTest, MetadataSurvivesReopening) {
   EXPECT_EQ(head->etag, kHelloMd5);
   EXPECT_EQ(head->content_type, "text/csv");
   EXPECT_EQ(head->user_metadata, options.user_metadata);
+  EXPECT_EQ(head->content_headers, options.content_headers);
 }
 
 TEST_F(DiskStoreTest, TempFilesAreNeverObjects) {
