@@ -45,7 +45,7 @@ class Reload : public EngineTest, public ::testing::WithParamInterface<bool> {
     settings["TargetMetadata"]["BatchApplyEnabled"] = GetParam();
     settings["FullLoadSettings"]["TargetTablePrepMode"] = "DROP_AND_CREATE";
     settings["FullLoadSettings"]["CommitRate"] = 500;
-    return Task(IncludeAll(), settings, "reload-task", "full-load-and-cdc");
+    return Task(IncludeAll(), settings, "reload-task", type_);
   }
 
   // Starts the task on a thread of its own (it runs until stopped).
@@ -94,6 +94,7 @@ class Reload : public EngineTest, public ::testing::WithParamInterface<bool> {
   }
   std::string Reloads() { return Scalar("SELECT count(*) FROM public.opendms_table_reloads"); }
 
+  std::string type_ = "full-load-and-cdc";
   std::unique_ptr<ReplicationTask> task_;
   std::thread runner_;
   TaskSnapshot result_;
@@ -233,6 +234,54 @@ TEST_P(Reload, AnInterruptedLoadContinuesFromItsCheckpointOnResume) {
                    "WHERE id IN (1, 2, 4, 5)"),
             "ann2:1.50 bob:2.50 n4:1.00 x:0.00");
   EXPECT_EQ(Stats(s, "orders")->full_load_rows, 3000);
+}
+
+TEST_P(Reload, ACdcTaskEmptiesTheTableAndAppliesItsChangesAgain) {
+  type_ = "cdc";  // no full load: the table folders are never loaded
+  Start(*store_);
+  ASSERT_TRUE(WaitFor([](const TaskSnapshot& s) { return s.cdc.objects_applied == 2; }));
+  // Without a full load, the updates and the delete of CDC0001/CDC0002 find no row.
+  ASSERT_EQ(Orders(), "4:di:4.00:2024-01-04");
+  ASSERT_TRUE(conn().Execute("INSERT INTO public.orders VALUES (99, 'junk', 0)").ok());
+  ASSERT_TRUE(task_->ReloadTables({{"public", "orders"}}).ok());
+  ASSERT_TRUE(WaitFor([this](const TaskSnapshot& s) {
+    return Stats(s, "orders")->full_load_reloaded && Reloads() == "0";
+  })) << task_->Snapshot().last_failure_message;
+  TaskSnapshot s = Stop();
+  ASSERT_EQ(s.status, "stopped") << s.last_failure_message;
+  EXPECT_EQ(Orders(), "4:di:4.00:2024-01-04");
+  EXPECT_EQ(Notes(), "3:three");
+  EXPECT_EQ(Stats(s, "orders")->full_load_rows, 0);
+  EXPECT_EQ(Stats(s, "orders")->table_state, "Table completed");
+}
+
+TEST_P(Reload, AFullLoadTaskReloadsOnceItsFullLoadIsOver) {
+  type_ = "full-load";
+  std::string rows;
+  for (int i = 1; i <= 3000; ++i) rows += std::to_string(i) + ",n" + std::to_string(i) + ",1.00,\n";
+  Put("public/orders/LOAD1.csv", rows);
+  objectstore::FaultInjectingStore faulty(*store_);
+  objectstore::FaultSpec slow;  // the load takes a while: the request comes while it runs
+  slow.kind = objectstore::FaultSpec::Kind::kSlowRead;
+  slow.key_substring = "orders/LOAD1";
+  slow.delay = std::chrono::milliseconds(40);
+  slow.times = -1;
+  faulty.Arm(slow);
+  read_buffer_bytes_ = 4096;
+  Start(faulty);
+  ASSERT_TRUE(WaitFor([](const TaskSnapshot& s) { return s.status == "running"; }));
+  // Listed after the full load listed the folder: only the reload sees it.
+  Put("public/orders/LOAD2.csv", "5000,late,1.00,\n");
+  ASSERT_TRUE(task_->ReloadTables({{"public", "orders"}}).ok());
+  runner_.join();
+  ASSERT_EQ(result_.status, "stopped") << result_.last_failure_message;
+  EXPECT_EQ(result_.stop_reason, "Stop Reason FULL_LOAD_ONLY_FINISHED");
+  EXPECT_EQ(Scalar("SELECT count(*) FROM public.orders"), "3001");
+  EXPECT_TRUE(Stats(result_, "orders")->full_load_reloaded);
+  EXPECT_EQ(Stats(result_, "orders")->full_load_rows, 3001);
+  EXPECT_FALSE(Stats(result_, "notes")->full_load_reloaded);
+  EXPECT_EQ(Reloads(), "0");
+  EXPECT_TRUE(task_->ReloadTables({{"public", "orders"}}).IsInvalidState());
 }
 
 INSTANTIATE_TEST_SUITE_P(Apply, Reload, ::testing::Values(true, false),
