@@ -949,8 +949,8 @@ Result<Json> DmsService::Impl::ReloadTables(const Json& in, const CallContext& c
           "(ValidationSettings); use data-reload");
     }
     if (option != "data-reload") {
-      return InvalidParameter("ReloadOption must be data-reload or validate-only, got '" +
-                              option + "'");
+      return InvalidParameter("ReloadOption must be data-reload or validate-only, got '" + option +
+                              "'");
     }
   }
   auto list = in.find("TablesToReload");
@@ -964,8 +964,8 @@ Result<Json> DmsService::Impl::ReloadTables(const Json& in, const CallContext& c
     const std::string where = "TablesToReload[" + std::to_string(i) + "]";
     if (!item.is_object()) return InvalidParameter(where + " must be {SchemaName, TableName}");
     engine::TableToReload t;
-    for (auto [field, value] : {std::pair{"SchemaName", &t.schema_name},
-                                std::pair{"TableName", &t.table_name}}) {
+    for (auto [field, value] :
+         {std::pair{"SchemaName", &t.schema_name}, std::pair{"TableName", &t.table_name}}) {
       auto f = item.find(field);
       if (f == item.end() || !f->is_string() || f->get<std::string>().empty()) {
         return InvalidParameter(where + "." + field + " is required (a non-empty string)");
@@ -990,7 +990,8 @@ Result<Json> DmsService::Impl::ReloadTables(const Json& in, const CallContext& c
   }
   if (!st.ok()) {
     // Unknown tables name themselves; a task between states is not running.
-    return st.IsInvalidArgument() ? InvalidParameter(st.message()) : InvalidStateFault(st.message());
+    return st.IsInvalidArgument() ? InvalidParameter(st.message())
+                                  : InvalidStateFault(st.message());
   }
   return Json{{"ReplicationTaskArn", arn}};
 }

@@ -1263,8 +1263,8 @@ CdcRun::ReloadEnd CdcRun::Reload(size_t t, std::string* message) {
   spdlog::info("task {}: reloading table {} (source {}.{})", env_.task_name, name,
                table.source->owner, table.source->name);
   table.suspended = false;  // a reload is how a suspended table comes back
-  switch (ReloadTableData(env_, *conn_, t, def_.task.migration_type != MigrationType::kCdc,
-                          message)) {
+  switch (
+      ReloadTableData(env_, *conn_, t, def_.task.migration_type != MigrationType::kCdc, message)) {
     case TableOutcome::kCompleted:
       break;
     case TableOutcome::kStopped:

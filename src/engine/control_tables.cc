@@ -112,11 +112,10 @@ Result<std::map<TableKey, std::vector<TableCheckpoint>>> ReadCheckpoints(
 
 Status DeleteCheckpoints(pg::Connection& conn, std::string_view control_schema,
                          std::string_view task_name) {
-  RETURN_IF_ERROR(
-      conn.Query("DELETE FROM " + Table(control_schema, kTableReloadsTable) +
-                     " WHERE task_name = $1",
-                 {std::string(task_name)})
-          .status());
+  RETURN_IF_ERROR(conn.Query("DELETE FROM " + Table(control_schema, kTableReloadsTable) +
+                                 " WHERE task_name = $1",
+                             {std::string(task_name)})
+                      .status());
   return conn
       .Query("DELETE FROM " + Table(control_schema, kCheckpointTable) + " WHERE task_name = $1",
              {std::string(task_name)})
@@ -254,12 +253,12 @@ Result<std::vector<AppliedObject>> ReadAppliedObjects(pg::Connection& conn,
                                                       std::string_view task_name) {
   // applied_at is the target's clock_timestamp() at the insert: increasing batch after batch,
   // and along a batch's objects (key order) within one.
-  ASSIGN_OR_RETURN(pg::QueryResult r,
-                   conn.Query("SELECT object_key, etag FROM " +
-                                  Table(control_schema, kCdcLedgerTable) +
-                                  " WHERE task_name = $1 AND outcome LIKE 'applied%'"
-                                  " ORDER BY applied_at, object_key",
-                              {std::string(task_name)}));
+  ASSIGN_OR_RETURN(
+      pg::QueryResult r,
+      conn.Query("SELECT object_key, etag FROM " + Table(control_schema, kCdcLedgerTable) +
+                     " WHERE task_name = $1 AND outcome LIKE 'applied%'"
+                     " ORDER BY applied_at, object_key",
+                 {std::string(task_name)}));
   std::vector<AppliedObject> out;
   std::map<std::string, size_t> seen;
   for (int i = 0; i < r.rows(); ++i) {

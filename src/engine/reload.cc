@@ -41,9 +41,9 @@ TableOutcome ReloadTableData(const LoadEnvironment& env, pg::Connection& conn, s
   for (const SourceObject& o : objects) bytes_total += static_cast<int64_t>(o.size);
 
   auto recorded = ReadTableReloads(conn, env.control_schema, env.task_name);
-  auto checkpoints = recorded.ok() ? ReadCheckpoints(conn, env.control_schema, env.task_name)
-                                   : Result<std::map<TableKey, std::vector<TableCheckpoint>>>(
-                                         recorded.status());
+  auto checkpoints =
+      recorded.ok() ? ReadCheckpoints(conn, env.control_schema, env.task_name)
+                    : Result<std::map<TableKey, std::vector<TableCheckpoint>>>(recorded.status());
   if (!checkpoints.ok()) {
     return fail(pg::IsTransientError(checkpoints.status()) || !conn.IsHealthy()
                     ? TableOutcome::kRecoverable

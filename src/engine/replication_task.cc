@@ -375,17 +375,18 @@ Status ReplicationTask::Impl::ReloadTables(const std::vector<TableToReload>& tab
       known += (known.empty() ? "" : ", ") + t.source_schema + "." + t.source_table;
     }
     return Status::InvalidArgument("TablesToReload: " + unknown + " is not a table of task " +
-                                   def_.task.identifier + " (SchemaName and TableName are the "
+                                   def_.task.identifier +
+                                   " (SchemaName and TableName are the "
                                    "source's; the task's tables: " +
                                    known + ")");
   }
   {
     std::lock_guard lock(mu_);
     if (state_.status != "running" || reloads_closed_) {
-      return Status::InvalidState("task " + def_.task.identifier + " is " +
-                                  (state_.status == "running" ? std::string("finishing")
-                                                              : state_.status) +
-                                  ": tables can be reloaded only while it runs");
+      return Status::InvalidState(
+          "task " + def_.task.identifier + " is " +
+          (state_.status == "running" ? std::string("finishing") : state_.status) +
+          ": tables can be reloaded only while it runs");
     }
     for (size_t i : indexes) {
       const MappedTable& t = def_.mapped_tables[i];
@@ -442,8 +443,7 @@ void ReplicationTask::Impl::ReloadAfterFullLoad() {
         Status st = DeleteTableReload(*conn, control_schema_, def_.task.identifier,
                                       {t.target_schema, t.target_table});
         if (!st.ok()) {
-          shared_.Fail("reloading " + t.target_schema + "." + t.target_table + ": " +
-                       st.message());
+          shared_.Fail("reloading " + t.target_schema + "." + t.target_table + ": " + st.message());
           return;
         }
         spdlog::info("task {}: table {}.{} reloaded: {} rows loaded", def_.task.identifier,

@@ -554,15 +554,17 @@ TEST_F(DmsTest, ReloadTablesWithTheAwsCliReloadsATableOfARunningTask) {
   std::string out;
   const std::string reload = "reload-tables --replication-task-arn " + task +
                              " --tables-to-reload SchemaName=public,TableName=customers";
-  const Json customers = {{"ReplicationTaskArn", task},
-                          {"TablesToReload", {{{"SchemaName", "public"}, {"TableName", "customers"}}}}};
+  const Json customers = {
+      {"ReplicationTaskArn", task},
+      {"TablesToReload", {{{"SchemaName", "public"}, {"TableName", "customers"}}}}};
   EXPECT_EQ(ErrorOf("ReloadTables", customers), "InvalidResourceStateFault");  // ready
 
   Start(task, "start-replication");
   WaitTask(task, "running");
   ASSERT_TRUE(WaitScalar("SELECT count(*) FROM sales.customers", "6", 20));
-  PutChange("CDC0001.csv", "I,customers,public,100,New Person,new@example.com,Oslo,true,2024-07-01\n"
-                           "U,customers,public,100,Renamed,new@example.com,Oslo,true,2024-07-01\n");
+  PutChange("CDC0001.csv",
+            "I,customers,public,100,New Person,new@example.com,Oslo,true,2024-07-01\n"
+            "U,customers,public,100,Renamed,new@example.com,Oslo,true,2024-07-01\n");
   ASSERT_TRUE(WaitScalar("SELECT count(*) FROM sales.customers", "7", 10));
   // The target drifts: the reload brings the table back to full load + every change.
   ASSERT_TRUE(conn().Execute("DELETE FROM sales.customers WHERE customer_id = 100").ok());
@@ -579,25 +581,27 @@ TEST_F(DmsTest, ReloadTablesWithTheAwsCliReloadsATableOfARunningTask) {
   EXPECT_EQ(refused.status().aws_code(), "InvalidParameterValueException");
   EXPECT_NE(refused.status().message().find("ReloadOption"), std::string::npos);
   // SchemaName/TableName are the source's: the target's names are not the table's.
-  refused = service_->Call(
-      "ReloadTables",
-      {{"ReplicationTaskArn", task},
-       {"TablesToReload", {{{"SchemaName", "sales"}, {"TableName", "customers"}}}}},
-      ctx_);
+  refused =
+      service_->Call("ReloadTables",
+                     {{"ReplicationTaskArn", task},
+                      {"TablesToReload", {{{"SchemaName", "sales"}, {"TableName", "customers"}}}}},
+                     ctx_);
   ASSERT_FALSE(refused.ok());
   EXPECT_EQ(refused.status().aws_code(), "InvalidParameterValueException");
   EXPECT_NE(refused.status().message().find("sales.customers"), std::string::npos)
       << refused.status().message();
-  EXPECT_EQ(ErrorOf("ReloadTables", {{"ReplicationTaskArn", task}, {"TablesToReload", Json::array()}}),
-            "InvalidParameterValueException");
+  EXPECT_EQ(
+      ErrorOf("ReloadTables", {{"ReplicationTaskArn", task}, {"TablesToReload", Json::array()}}),
+      "InvalidParameterValueException");
 
   ASSERT_EQ(aws(reload + " --reload-option data-reload", &out), 0) << out;
   auto response = ParseJson(out, "reload-tables output");
   ASSERT_TRUE(response.ok()) << out;
   EXPECT_EQ(*response, Json({{"ReplicationTaskArn", task}}));
-  ASSERT_TRUE(WaitScalar("SELECT count(*) || ' ' || max(name) FILTER (WHERE customer_id = 100) "
-                         "FROM sales.customers",
-                         "7 Renamed", 20));
+  ASSERT_TRUE(
+      WaitScalar("SELECT count(*) || ' ' || max(name) FILTER (WHERE customer_id = 100) "
+                 "FROM sales.customers",
+                 "7 Renamed", 20));
   ASSERT_TRUE(WaitScalar("SELECT count(*) FROM public.opendms_table_reloads", "0", 10));
   EXPECT_EQ(Scalar("SELECT count(*) FROM sales.products"), products);  // not reloaded
 

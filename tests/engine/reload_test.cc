@@ -107,8 +107,9 @@ TEST_P(Reload, DuringCdcTheTableEndsAsFullLoadPlusEveryChangeAndCdcGoesOn) {
   ASSERT_EQ(Notes(), "2:two 3:three");
   // The target drifts from the source (someone edited it), and the table folder gains an
   // object: the reload brings the table back to the source's current state.
-  ASSERT_TRUE(conn().Execute("DELETE FROM public.orders WHERE id = 4; "
-                             "INSERT INTO public.orders VALUES (99, 'junk', 0)")
+  ASSERT_TRUE(conn()
+                  .Execute("DELETE FROM public.orders WHERE id = 4; "
+                           "INSERT INTO public.orders VALUES (99, 'junk', 0)")
                   .ok());
   ASSERT_TRUE(conn().Execute("INSERT INTO public.notes VALUES (77, 'kept')").ok());
   Put("public/orders/LOAD2.csv", "5,ed,5.00,\n");
@@ -148,9 +149,10 @@ TEST_P(Reload, DuringCdcTheTableEndsAsFullLoadPlusEveryChangeAndCdcGoesOn) {
   EXPECT_EQ(orders->deletes, 1);
   EXPECT_EQ(notes->inserts, 1);
   EXPECT_EQ(s.cdc.objects_applied, 3);
-  EXPECT_EQ(Scalar("SELECT table_state || ':' || rows_loaded FROM public.opendms_full_load_checkpoints"
-                   " WHERE table_name = 'orders'"),
-            "completed:4");
+  EXPECT_EQ(
+      Scalar("SELECT table_state || ':' || rows_loaded FROM public.opendms_full_load_checkpoints"
+             " WHERE table_name = 'orders'"),
+      "completed:4");
 
   // Not running: refused.
   Status stopped = task_->ReloadTables({{"public", "orders"}});
@@ -173,7 +175,7 @@ TEST_P(Reload, AFailureAfterTheTableWasEmptiedIsFinishedByResume) {
   EXPECT_NE(result_.last_failure_message.find("reloading public.orders"), std::string::npos)
       << result_.last_failure_message;
   EXPECT_EQ(faulty.fired(), 1);
-  EXPECT_EQ(Reloads(), "1");  // recorded with the TRUNCATE
+  EXPECT_EQ(Reloads(), "1");                                    // recorded with the TRUNCATE
   EXPECT_EQ(Orders(), "1:ann:1.00:- 2:bo:2.00:- 3:cy:3.00:-");  // loaded; changes rolled back
   EXPECT_EQ(Notes(), "2:two 3:three");
 
@@ -209,9 +211,8 @@ TEST_P(Reload, AnInterruptedLoadContinuesFromItsCheckpointOnResume) {
   fault.after_bytes = 20000;
   faulty.Arm(fault);
   ASSERT_TRUE(task_->ReloadTables({{"public", "orders"}}).ok());
-  ASSERT_TRUE(WaitFor([](const TaskSnapshot& s) {
-    return Stats(s, "orders")->table_state == kTableError;
-  }));
+  ASSERT_TRUE(WaitFor(
+      [](const TaskSnapshot& s) { return Stats(s, "orders")->table_state == kTableError; }));
   // Meanwhile the other table still gets its changes.
   Put("changes/CDC0003.csv", "I,notes,public,4,four\nU,orders,public,5,x,0.00,\n");
   ASSERT_TRUE(WaitFor([](const TaskSnapshot& s) { return s.cdc.objects_applied == 3; }));
