@@ -670,6 +670,7 @@ Result<TaskSnapshot> ReplicationTask::Impl::Run() {
         std::string(kCheckpointTable) + " or " + control_schema_ + "." +
         std::string(kCdcStateTable) + "); start it with start-replication first");
   }
+  std::set<size_t> reloading;  // tables with an unfinished reload: the reload loads them
   if (!resume) {
     st = DeleteCheckpoints(*control, control_schema_, def_.task.identifier);
     if (st.ok()) st = DeleteCdcState(*control, control_schema_, def_.task.identifier);
@@ -694,6 +695,7 @@ Result<TaskSnapshot> ReplicationTask::Impl::Run() {
                      def_.task.identifier, key.first, key.second);
         shared_.RequestReload(i);
         shared_.UpdateTable(i, [](TableStatistics& s) { s.full_load_reloaded = true; });
+        reloading.insert(i);
       }
     }
   }
@@ -771,6 +773,7 @@ Result<TaskSnapshot> ReplicationTask::Impl::Run() {
     const MappedTable& table = def_.mapped_tables[i];
     const std::vector<SourceObject>& objects = listed[i];
     const std::string table_name = table.target_schema + "." + table.target_table;
+    if (reloading.count(i)) continue;  // its reload continues its load (reload.h)
     std::vector<TableCheckpoint> slices;
     bool prepare = true;
     auto it = checkpoints->find({table.target_schema, table.target_table});
