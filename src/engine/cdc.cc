@@ -1261,8 +1261,8 @@ Result<CdcRun::ApplyVerdict> CdcRun::ApplyBatch(std::vector<BatchObject>& batch)
 CdcRun::ReloadEnd CdcRun::Reload(size_t t, std::string* message) {
   TableState& table = tables_[t];
   const std::string name = table.mapped->target_schema + "." + table.mapped->target_table;
-  spdlog::info("task {}: reloading table {} (source {}.{})", env_.task_name, name,
-               table.source->owner, table.source->name);
+  TaskLog(env_, LogComponent::kTargetLoad, LogSeverity::kInfo, "reloading table {} (source {}.{})",
+          name, table.source->owner, table.source->name);
   table.suspended = false;  // a reload is how a suspended table comes back
   switch (
       ReloadTableData(env_, *conn_, t, def_.task.migration_type != MigrationType::kCdc, message)) {
@@ -1331,10 +1331,10 @@ Result<CdcRun::ReloadEnd> CdcRun::ReplayChanges(size_t t, std::string* message) 
       if (!fatal_.empty()) return abandon(ReloadEnd::kTableError, fatal_);
       if (table.suspended) return abandon(ReloadEnd::kTableError, table.suspend_reason);
       if (std::find(a.etags.begin(), a.etags.end(), o.info.etag) == a.etags.end()) {
-        spdlog::warn(
-            "task {}: reloading {}: {} was overwritten since the task applied it (ETag {} now): "
-            "applying what it holds now",
-            env_.task_name, name, S3Url(bucket_, a.key), o.info.etag);
+        TaskLog(env_, LogComponent::kTargetApply, LogSeverity::kWarning,
+                "reloading {}: {} was overwritten since the task applied it (ETag {} now): "
+                "applying what it holds now",
+                name, S3Url(bucket_, a.key), o.info.etag);
       }
     }
     ApplyVerdict verdict = ApplyVerdict::kOk;
@@ -1362,10 +1362,10 @@ Result<CdcRun::ReloadEnd> CdcRun::ReplayChanges(size_t t, std::string* message) 
   replay_table_.reset();
   ResetBatch();
   const TableStatistics stats = env_.shared.Tables()[t];
-  spdlog::info(
-      "task {}: table {} reloaded: {} rows loaded, then {} changes from {} change objects "
-      "applied again",
-      env_.task_name, name, stats.full_load_rows, changes, applied.size());
+  TaskLog(env_, LogComponent::kTargetApply, LogSeverity::kInfo,
+          "table {} reloaded: {} rows loaded, then {} changes from {} change objects "
+          "applied again",
+          name, stats.full_load_rows, changes, applied.size());
   return ReloadEnd::kDone;
 }
 
@@ -1479,7 +1479,7 @@ CdcEnd CdcRun::Run(bool fresh) {
         TableState& table = tables_[t];
         table.suspended = true;
         table.suspend_reason = message;
-        spdlog::error("task {}: {}", env_.task_name, message);
+        TaskLog(env_, LogComponent::kTargetApply, LogSeverity::kError, "{}", message);
         env_.shared.UpdateTable(t, [&](TableStatistics& s) {
           s.table_state = std::string(kTableError);
           s.error_message = message;

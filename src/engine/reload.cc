@@ -64,8 +64,9 @@ TableOutcome ReloadTableData(const LoadEnvironment& env, pg::Connection& conn, s
     }
   }
   if (slice) {
-    spdlog::info("task {}: table {}: continuing its interrupted reload ({} rows loaded, {})",
-                 env.task_name, table_name, slice->rows_loaded, slice->table_state);
+    TaskLog(env, LogComponent::kTargetLoad, LogSeverity::kInfo,
+            "table {}: continuing its interrupted reload ({} rows loaded, {})", table_name,
+            slice->rows_loaded, slice->table_state);
   } else {
     TableCheckpoint plan;
     // A cdc task never loads its table folders: its reload is the emptying and the changes.
@@ -91,8 +92,9 @@ TableOutcome ReloadTableData(const LoadEnvironment& env, pg::Connection& conn, s
                                                                 : TableOutcome::kTableError,
                   "emptying it (TRUNCATE): " + st.message());
     }
-    spdlog::info("task {}: table {} emptied for its reload: loading {} objects ({} bytes) again",
-                 env.task_name, table_name, objects.size(), bytes_total);
+    TaskLog(env, LogComponent::kTargetLoad, LogSeverity::kInfo,
+            "table {} emptied for its reload: loading {} objects ({} bytes) again", table_name,
+            objects.size(), bytes_total);
     slice = plan;
   }
 

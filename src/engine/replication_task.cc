@@ -398,8 +398,8 @@ Status ReplicationTask::Impl::ReloadTables(const std::vector<TableToReload>& tab
     }
     for (size_t i : indexes) {
       const MappedTable& t = def_.mapped_tables[i];
-      spdlog::info("task {}: reload of table {}.{} requested", def_.task.identifier,
-                   t.source_schema, t.source_table);
+      TaskLog(options_, def_.task.identifier, LogComponent::kTaskManager, LogSeverity::kInfo,
+              "reload of table {}.{} requested", t.source_schema, t.source_table);
       shared_.RequestReload(i);
       shared_.UpdateTable(i, [](TableStatistics& s) {
         if (s.table_state != kTableFullLoad) s.table_state = std::string(kTableBeforeLoad);
@@ -415,8 +415,9 @@ void ReplicationTask::Impl::CloseReloads() {
   reloads_closed_ = true;
   for (size_t i : shared_.TakeReloads()) {
     const MappedTable& t = def_.mapped_tables[i];
-    spdlog::warn("task {}: the reload of table {}.{} was requested as the task finished: not done",
-                 def_.task.identifier, t.source_schema, t.source_table);
+    TaskLog(options_, def_.task.identifier, LogComponent::kTaskManager, LogSeverity::kWarning,
+            "the reload of table {}.{} was requested as the task finished: not done",
+            t.source_schema, t.source_table);
   }
 }
 
@@ -454,10 +455,12 @@ void ReplicationTask::Impl::ReloadAfterFullLoad() {
           shared_.Fail("reloading " + t.target_schema + "." + t.target_table + ": " + st.message());
           return;
         }
-        spdlog::info("task {}: table {}.{} reloaded: {} rows loaded", def_.task.identifier,
-                     t.target_schema, t.target_table, shared_.Tables()[i].full_load_rows);
+        TaskLog(options_, def_.task.identifier, LogComponent::kTargetLoad, LogSeverity::kInfo,
+                "table {}.{} reloaded: {} rows loaded", t.target_schema, t.target_table,
+                shared_.Tables()[i].full_load_rows);
       } else if (outcome == TableOutcome::kTableError || outcome == TableOutcome::kAbandoned) {
-        spdlog::error("task {}: {}", def_.task.identifier, message);
+        TaskLog(options_, def_.task.identifier, LogComponent::kTargetLoad, LogSeverity::kError,
+                "{}", message);
         shared_.UpdateTable(i, [&](TableStatistics& s) {
           s.table_state = std::string(kTableError);
           s.error_message = message;
@@ -700,8 +703,8 @@ Result<TaskSnapshot> ReplicationTask::Impl::Run() {
       for (size_t i = 0; i < def_.mapped_tables.size(); ++i) {
         const MappedTable& t = def_.mapped_tables[i];
         if (t.target_schema != key.first || t.target_table != key.second) continue;
-        spdlog::info("task {}: table {}.{} has an unfinished reload: finishing it",
-                     def_.task.identifier, key.first, key.second);
+        TaskLog(options_, def_.task.identifier, LogComponent::kTaskManager, LogSeverity::kInfo,
+                "table {}.{} has an unfinished reload: finishing it", key.first, key.second);
         shared_.RequestReload(i);
         shared_.UpdateTable(i, [](TableStatistics& s) { s.full_load_reloaded = true; });
         reloading.insert(i);
