@@ -1044,16 +1044,62 @@ Result<Json> DmsService::Impl::MoveReplicationTask(const Json& in) {
 }
 
 Result<Json> DmsService::Impl::ReloadTables(const Json& in, const CallContext& ctx) {
+  (void)ctx;
   ASSIGN_OR_RETURN(std::string arn, RequiredString(in, "ReplicationTaskArn"));
+  if (auto it = in.find("ReloadOption"); it != in.end() && !it->is_null()) {
+    if (!it->is_string()) return InvalidParameter("ReloadOption must be a string");
+    const std::string option = it->get<std::string>();
+    if (option == "validate-only") {
+      return InvalidParameter(
+          "ReloadOption validate-only is not supported: opendms does not validate data "
+          "(ValidationSettings); use data-reload");
+    }
+    if (option != "data-reload") {
+      return InvalidParameter("ReloadOption must be data-reload or validate-only, got '" + option +
+                              "'");
+    }
+  }
+  auto list = in.find("TablesToReload");
+  if (list == in.end() || list->is_null()) return InvalidParameter("TablesToReload is required");
+  if (!list->is_array() || list->empty()) {
+    return InvalidParameter("TablesToReload must be a non-empty list of {SchemaName, TableName}");
+  }
+  std::vector<engine::TableToReload> tables;
+  for (size_t i = 0; i < list->size(); ++i) {
+    const Json& item = (*list)[i];
+    const std::string where = "TablesToReload[" + std::to_string(i) + "]";
+    if (!item.is_object()) return InvalidParameter(where + " must be {SchemaName, TableName}");
+    engine::TableToReload t;
+    for (auto [field, value] :
+         {std::pair{"SchemaName", &t.schema_name}, std::pair{"TableName", &t.table_name}}) {
+      auto f = item.find(field);
+      if (f == item.end() || !f->is_string() || f->get<std::string>().empty()) {
+        return InvalidParameter(where + "." + field + " is required (a non-empty string)");
+      }
+      *value = f->get<std::string>();
+    }
+    tables.push_back(std::move(t));
+  }
   ASSIGN_OR_RETURN(auto conn, catalog_.Acquire());
   ASSIGN_OR_RETURN(TaskRecord rec, LoadTask(*conn, arn));
-  if (rec.status != "running") {
-    return InvalidStateFault("Replication task " + rec.identifier + " is " + rec.status +
-                             "; tables can be reloaded only while it runs");
+  const std::string not_running = "Replication task " + rec.identifier + " is " + rec.status +
+                                  "; tables can be reloaded only while it runs";
+  if (rec.status != "running") return InvalidStateFault(not_running);
+  Status st = InvalidStateFault(not_running);
+  {
+    std::lock_guard lock(mu_);
+    auto it = runs_.find(arn);
+    if (it != runs_.end()) {
+      std::lock_guard publish(it->second->publish_mu);
+      if (it->second->task) st = it->second->task->ReloadTables(tables);
+    }
   }
-  return Status::Aws(ErrorCode::kInvalidArgument, "InvalidOperationFault",
-                     "ReloadTables is not supported by opendms yet; stop the task and start it "
-                     "with reload-target to reload every table");
+  if (!st.ok()) {
+    // Unknown tables name themselves; a task between states is not running.
+    return st.IsInvalidArgument() ? InvalidParameter(st.message())
+                                  : InvalidStateFault(st.message());
+  }
+  return Json{{"ReplicationTaskArn", arn}};
 }
 
 Result<Json> DmsService::Impl::DescribeTableStatistics(const Json& in) {

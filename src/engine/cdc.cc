@@ -22,6 +22,7 @@
 #include <unordered_map>
 
 #include "csv/csv.h"
+#include "engine/reload.h"
 
 namespace opendms::engine {
 
@@ -210,6 +211,7 @@ class CdcRun {
 
  private:
   enum class ApplyVerdict { kOk, kRetryBatch, kFatal };
+  enum class ReloadEnd { kDone, kTableError, kStopped, kRecoverable, kFatal };
 
   Status Setup();
   Status Connect();
@@ -231,6 +233,11 @@ class CdcRun {
   std::string ValueExpr(size_t t, size_t column, std::string_view alias) const;
   std::string KeyMatch(size_t t, std::string_view left, std::string_view right) const;
   void ResetBatch();
+  // ReloadTables: loads table t again (reload.h), then applies to it, alone, the change
+  // objects the task has applied, in the order it applied them, in ONE transaction that also
+  // ends the reload (docs/cdc.md, "Reloading tables").
+  ReloadEnd Reload(size_t t, std::string* message);
+  Result<ReloadEnd> ReplayChanges(size_t t, std::string* message);
   void RecordLatency(const std::vector<BatchObject>& batch, TimePoint committed);
 
   const CdcEnvironment& env_;
@@ -252,6 +259,9 @@ class CdcRun {
   std::set<std::string> queued_;                            // keys in pending_ or late_
   std::string listed_up_to_;                                // start-after for the next listing
   std::optional<CdcStopAt> stop_at_;
+  std::vector<size_t> reloads_;         // tables to reload before the next batch, oldest first
+  std::optional<size_t> replay_table_;  // while a reload replays: the only table parsed
+  int64_t batch_limit_ = 0;             // bytes of change objects in one batch
 
   // Batch being parsed.
   std::vector<Change> changes_;
@@ -476,6 +486,7 @@ bool CdcRun::OnRow(std::span<const csv::Field> fields, const csv::RowInfo& row) 
   }
   const std::string table_name(fields[1].value), schema_name(fields[2].value);
   auto it = by_source_.find({schema_name, table_name});
+  if (replay_table_ && (it == by_source_.end() || it->second != *replay_table_)) return true;
   if (it == by_source_.end()) {
     if (!defined_.count({schema_name, table_name})) {
       TaskLog(env_, LogComponent::kSourceCapture, LogSeverity::kWarning,
@@ -1247,6 +1258,117 @@ Result<CdcRun::ApplyVerdict> CdcRun::ApplyBatch(std::vector<BatchObject>& batch)
   return ApplyVerdict::kOk;
 }
 
+CdcRun::ReloadEnd CdcRun::Reload(size_t t, std::string* message) {
+  TableState& table = tables_[t];
+  const std::string name = table.mapped->target_schema + "." + table.mapped->target_table;
+  TaskLog(env_, LogComponent::kTargetLoad, LogSeverity::kInfo, "reloading table {} (source {}.{})",
+          name, table.source->owner, table.source->name);
+  table.suspended = false;  // a reload is how a suspended table comes back
+  switch (
+      ReloadTableData(env_, *conn_, t, def_.task.migration_type != MigrationType::kCdc, message)) {
+    case TableOutcome::kCompleted:
+      break;
+    case TableOutcome::kStopped:
+      return ReloadEnd::kStopped;
+    case TableOutcome::kRecoverable:
+      return ReloadEnd::kRecoverable;
+    case TableOutcome::kFatal:
+      return ReloadEnd::kFatal;
+    case TableOutcome::kTableError:
+    case TableOutcome::kAbandoned:
+      return ReloadEnd::kTableError;
+  }
+  Result<ReloadEnd> end = ReplayChanges(t, message);
+  if (end.ok()) return *end;
+  (void)conn_->Execute("ROLLBACK");
+  replay_table_.reset();
+  ResetBatch();
+  *message = "reloading " + name + ": applying its changes again: " + end.status().message();
+  return IsRecoverable(end.status(), &*conn_) ? ReloadEnd::kRecoverable : ReloadEnd::kFatal;
+}
+
+Result<CdcRun::ReloadEnd> CdcRun::ReplayChanges(size_t t, std::string* message) {
+  TableState& table = tables_[t];
+  const std::string name = table.mapped->target_schema + "." + table.mapped->target_table;
+  ASSIGN_OR_RETURN(std::vector<AppliedObject> applied,
+                   ReadAppliedObjects(*conn_, env_.control_schema, env_.task_name));
+  RETURN_IF_ERROR(PrepareTable(t));
+  RETURN_IF_ERROR(conn_->Execute("BEGIN"));
+  replay_table_ = t;
+  // Ends the replay without committing anything of it; the reload stays recorded.
+  auto abandon = [&](ReloadEnd end, std::string why) {
+    (void)conn_->Execute("ROLLBACK");
+    replay_table_.reset();
+    ResetBatch();
+    suspended_to_record_.clear();
+    table.suspended = false;
+    *message = "reloading " + name + ": " + why;
+    return end;
+  };
+  int64_t changes = 0;
+  size_t next = 0;
+  while (next < applied.size()) {
+    if (env_.shared.stop_requested()) return abandon(ReloadEnd::kStopped, "stopped");
+    // A chunk of objects holds at most about a batch's bytes of the table's changes.
+    ResetBatch();
+    std::vector<BatchObject> chunk;
+    chunk.reserve(64);
+    while (next < applied.size() && chunk.size() < 64 &&
+           static_cast<int64_t>(table.arena.size()) < batch_limit_) {
+      const AppliedObject& a = applied[next++];
+      chunk.push_back({});
+      BatchObject& o = chunk.back();
+      o.info.key = a.key;
+      o.info.etag = a.etags.back();
+      Status st = ParseObject(o, static_cast<uint32_t>(chunk.size() - 1));
+      if (st.code() == ErrorCode::kNotFound) {
+        return abandon(ReloadEnd::kTableError,
+                       "change object " + S3Url(bucket_, a.key) +
+                           ", which the task applied, is no longer in the bucket: its changes "
+                           "cannot be applied again");
+      }
+      RETURN_IF_ERROR(st);
+      if (!fatal_.empty()) return abandon(ReloadEnd::kTableError, fatal_);
+      if (table.suspended) return abandon(ReloadEnd::kTableError, table.suspend_reason);
+      if (std::find(a.etags.begin(), a.etags.end(), o.info.etag) == a.etags.end()) {
+        TaskLog(env_, LogComponent::kTargetApply, LogSeverity::kWarning,
+                "reloading {}: {} was overwritten since the task applied it (ETag {} now): "
+                "applying what it holds now",
+                name, S3Url(bucket_, a.key), o.info.etag);
+      }
+    }
+    ApplyVerdict verdict = ApplyVerdict::kOk;
+    if (table.batch && !changes_.empty()) {
+      std::vector<uint32_t> indexes(changes_.size());
+      for (uint32_t i = 0; i < indexes.size(); ++i) indexes[i] = i;
+      ASSIGN_OR_RETURN(verdict, ApplySetBased(t, indexes));
+      // The staging table empties at COMMIT only; the next chunk needs it empty.
+      RETURN_IF_ERROR(conn_->Execute("TRUNCATE " + table.staging));
+    } else {
+      for (const Change& c : changes_) {
+        ASSIGN_OR_RETURN(verdict, ApplyOne(c));
+        if (verdict != ApplyVerdict::kOk) break;
+      }
+    }
+    if (verdict == ApplyVerdict::kRetryBatch) {
+      return abandon(ReloadEnd::kTableError, table.suspend_reason);
+    }
+    if (verdict == ApplyVerdict::kFatal) return abandon(ReloadEnd::kFatal, fatal_);
+    changes += static_cast<int64_t>(changes_.size());
+  }
+  RETURN_IF_ERROR(DeleteTableReload(*conn_, env_.control_schema, env_.task_name,
+                                    {table.mapped->target_schema, table.mapped->target_table}));
+  RETURN_IF_ERROR(conn_->Execute("SET LOCAL synchronous_commit = on; COMMIT"));
+  replay_table_.reset();
+  ResetBatch();
+  const TableStatistics stats = env_.shared.Tables()[t];
+  TaskLog(env_, LogComponent::kTargetApply, LogSeverity::kInfo,
+          "table {} reloaded: {} rows loaded, then {} changes from {} change objects "
+          "applied again",
+          name, stats.full_load_rows, changes, applied.size());
+  return ReloadEnd::kDone;
+}
+
 void CdcRun::RecordLatency(const std::vector<BatchObject>& batch, TimePoint committed) {
   int64_t changes = 0;
   for (const BatchObject& o : batch) changes += o.inserts + o.updates + o.deletes;
@@ -1283,6 +1405,7 @@ CdcEnd CdcRun::Run(bool fresh) {
   const int64_t batch_limit =
       std::min<int64_t>(int64_t{settings_.batch_apply_memory_limit_mb} << 20, int64_t{256} << 20) /
       2;
+  batch_limit_ = batch_limit;
 
   // A recoverable error: wait RecoverableErrorInterval and go on, RecoverableErrorCount times
   // (-1: forever). False when the retries are used up.
@@ -1334,6 +1457,37 @@ CdcEnd CdcRun::Run(bool fresh) {
       if (!status.ok())
         return Fail("writing " + std::string(kStatusTable) + ": " + status.message());
     }
+    // Reloads (ReloadTables) go first, at this boundary between batches: a reloaded table must
+    // have every change applied so far before it gets the next ones.
+    for (size_t t : env_.shared.TakeReloads()) {
+      if (std::find(reloads_.begin(), reloads_.end(), t) == reloads_.end()) reloads_.push_back(t);
+    }
+    while (!reloads_.empty()) {
+      const size_t t = reloads_.front();
+      std::string message;
+      const ReloadEnd end = Reload(t, &message);
+      if (end == ReloadEnd::kStopped) return CdcEnd::kStopRequested;
+      if (end == ReloadEnd::kFatal) return Fail(message);
+      if (end == ReloadEnd::kRecoverable) {
+        if (!backoff(Status::ConnectionError(message))) return Fail(message);
+        break;
+      }
+      reloads_.erase(reloads_.begin());
+      if (end == ReloadEnd::kTableError) {
+        // The reload stays recorded: the next run tries it again. Meanwhile the table gets no
+        // changes, as a suspended table.
+        TableState& table = tables_[t];
+        table.suspended = true;
+        table.suspend_reason = message;
+        TaskLog(env_, LogComponent::kTargetApply, LogSeverity::kError, "{}", message);
+        env_.shared.UpdateTable(t, [&](TableStatistics& s) {
+          s.table_state = std::string(kTableError);
+          s.error_message = message;
+        });
+      }
+      last_activity = std::chrono::steady_clock::now();
+    }
+    if (!reloads_.empty()) continue;  // reconnect, then go on with the reload
     Status st = ListNew();
     const auto now = std::chrono::steady_clock::now();
     if (st.ok() &&

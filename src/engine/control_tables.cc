@@ -65,6 +65,10 @@ Status EnsureControlTables(pg::Connection& conn, std::string_view control_schema
          " (\"TASK_NAME\" varchar(128) NOT NULL, \"TABLE_OWNER\" varchar(128) NOT NULL,"
          " \"TABLE_NAME\" varchar(128) NOT NULL, \"ERROR_TIME\" timestamp NOT NULL,"
          " \"STATEMENT\" text NOT NULL, \"ERROR\" text NOT NULL);\n";
+  sql += "CREATE TABLE IF NOT EXISTS " + Table(control_schema, kTableReloadsTable) +
+         " (task_name varchar(255) NOT NULL, table_owner varchar(128) NOT NULL,"
+         " table_name varchar(128) NOT NULL, requested_at timestamptz NOT NULL DEFAULT now(),"
+         " PRIMARY KEY (task_name, table_owner, table_name));\n";
   // Concurrent tasks may race to create the same tables; the loser's error is harmless.
   Status st = conn.Execute(sql);
   if (!st.ok() && st.message().find("23505") != std::string::npos) return conn.Execute(sql);
@@ -108,6 +112,10 @@ Result<std::map<TableKey, std::vector<TableCheckpoint>>> ReadCheckpoints(
 
 Status DeleteCheckpoints(pg::Connection& conn, std::string_view control_schema,
                          std::string_view task_name) {
+  RETURN_IF_ERROR(conn.Query("DELETE FROM " + Table(control_schema, kTableReloadsTable) +
+                                 " WHERE task_name = $1",
+                             {std::string(task_name)})
+                      .status());
   return conn
       .Query("DELETE FROM " + Table(control_schema, kCheckpointTable) + " WHERE task_name = $1",
              {std::string(task_name)})
@@ -240,6 +248,28 @@ Status WriteLedger(pg::Connection& conn, std::string_view control_schema,
       .status();
 }
 
+Result<std::vector<AppliedObject>> ReadAppliedObjects(pg::Connection& conn,
+                                                      std::string_view control_schema,
+                                                      std::string_view task_name) {
+  // applied_at is the target's clock_timestamp() at the insert: increasing batch after batch,
+  // and along a batch's objects (key order) within one.
+  ASSIGN_OR_RETURN(
+      pg::QueryResult r,
+      conn.Query("SELECT object_key, etag FROM " + Table(control_schema, kCdcLedgerTable) +
+                     " WHERE task_name = $1 AND outcome LIKE 'applied%'"
+                     " ORDER BY applied_at, object_key",
+                 {std::string(task_name)}));
+  std::vector<AppliedObject> out;
+  std::map<std::string, size_t> seen;
+  for (int i = 0; i < r.rows(); ++i) {
+    std::string key(r.Get(i, 0));
+    auto [it, fresh] = seen.try_emplace(key, out.size());
+    if (fresh) out.push_back({key, {}});
+    out[it->second].etags.emplace_back(r.Get(i, 1));
+  }
+  return out;
+}
+
 Status DeleteCdcState(pg::Connection& conn, std::string_view control_schema,
                       std::string_view task_name) {
   RETURN_IF_ERROR(
@@ -249,6 +279,48 @@ Status DeleteCdcState(pg::Connection& conn, std::string_view control_schema,
   return conn
       .Query("DELETE FROM " + Table(control_schema, kCdcLedgerTable) + " WHERE task_name = $1",
              {std::string(task_name)})
+      .status();
+}
+
+Status WriteTableReload(pg::Connection& conn, std::string_view control_schema,
+                        std::string_view task_name, const TableKey& table) {
+  return conn
+      .Query("INSERT INTO " + Table(control_schema, kTableReloadsTable) +
+                 " (task_name, table_owner, table_name, requested_at) VALUES ($1, $2, $3, now())"
+                 " ON CONFLICT (task_name, table_owner, table_name) DO NOTHING",
+             {std::string(task_name), table.first, table.second})
+      .status();
+}
+
+Status DeleteTableReload(pg::Connection& conn, std::string_view control_schema,
+                         std::string_view task_name, const TableKey& table) {
+  return conn
+      .Query("DELETE FROM " + Table(control_schema, kTableReloadsTable) +
+                 " WHERE task_name = $1 AND table_owner = $2 AND table_name = $3",
+             {std::string(task_name), table.first, table.second})
+      .status();
+}
+
+Result<std::vector<TableKey>> ReadTableReloads(pg::Connection& conn,
+                                               std::string_view control_schema,
+                                               std::string_view task_name) {
+  ASSIGN_OR_RETURN(pg::QueryResult r,
+                   conn.Query("SELECT table_owner, table_name FROM " +
+                                  Table(control_schema, kTableReloadsTable) +
+                                  " WHERE task_name = $1 ORDER BY requested_at, table_owner,"
+                                  " table_name",
+                              {std::string(task_name)}));
+  std::vector<TableKey> out;
+  for (int i = 0; i < r.rows(); ++i) out.emplace_back(r.Get(i, 0), r.Get(i, 1));
+  return out;
+}
+
+Status DeleteRejectedRows(pg::Connection& conn, std::string_view control_schema,
+                          std::string_view task_name, const TableKey& table) {
+  return conn
+      .Query("DELETE FROM " + Table(control_schema, kLoadExceptionsTable) +
+                 " WHERE \"TASK_NAME\" = $1 AND \"TABLE_OWNER\" = $2 AND \"TABLE_NAME\" = $3",
+             {std::string(task_name), table.first, table.second})
       .status();
 }
 

@@ -6,6 +6,7 @@
 #include <optional>
 #include <string>
 #include <utility>
+#include <vector>
 
 #include "core/core.h"
 #include "pg/pg.h"
@@ -17,6 +18,7 @@ inline constexpr std::string_view kLoadExceptionsTable = "awsdms_full_load_excep
 inline constexpr std::string_view kCdcStateTable = "opendms_cdc_state";
 inline constexpr std::string_view kCdcLedgerTable = "opendms_cdc_ledger";
 inline constexpr std::string_view kApplyExceptionsTable = "awsdms_apply_exceptions";
+inline constexpr std::string_view kTableReloadsTable = "opendms_table_reloads";
 // DMS's optional control tables (ControlTablesSettings, TaskRecoveryTableEnabled), for tasks that
 // do CDC, with DMS's DDL.
 inline constexpr std::string_view kStatusTable = "awsdms_status";
@@ -55,6 +57,7 @@ Status EnsureControlTables(pg::Connection& conn, std::string_view control_schema
 // Every checkpoint the task has in the target: per table, its slices in slice order.
 Result<std::map<TableKey, std::vector<TableCheckpoint>>> ReadCheckpoints(
     pg::Connection& conn, std::string_view control_schema, std::string_view task_name);
+// Deletes the task's checkpoints, and its reloads in progress with them (a fresh start).
 Status DeleteCheckpoints(pg::Connection& conn, std::string_view control_schema,
                          std::string_view task_name);
 // Replaces a table's plan: deletes its slices' rows; then write each slice's first checkpoint.
@@ -111,6 +114,16 @@ Result<std::map<std::string, std::vector<std::string>>> ReadLedger(pg::Connectio
 // Appends entries; applied_at is the clock when this runs (so: last statement before COMMIT).
 Status WriteLedger(pg::Connection& conn, std::string_view control_schema,
                    std::string_view task_name, const std::vector<LedgerEntry>& entries);
+// Change objects the ledger says the task applied (outcome applied, applied-late,
+// applied-overwritten), each key once, in the order the task first applied it; with every ETag
+// it applied for that key.
+struct AppliedObject {
+  std::string key;
+  std::vector<std::string> etags;
+};
+Result<std::vector<AppliedObject>> ReadAppliedObjects(pg::Connection& conn,
+                                                      std::string_view control_schema,
+                                                      std::string_view task_name);
 // Forgets the task's CDC state and ledger (start-replication, reload-target).
 Status DeleteCdcState(pg::Connection& conn, std::string_view control_schema,
                       std::string_view task_name);
@@ -153,6 +166,21 @@ Status AddHistory(pg::Connection& conn, std::string_view control_schema,
 Status WriteTxnState(pg::Connection& conn, std::string_view control_schema,
                      const OptionalControlTables& tables, std::string_view task_name,
                      std::string_view checkpoint);
+
+// Reloads in progress (ReloadTables): a target table is in opendms_table_reloads from the
+// transaction that empties it until the one that finishes its reload (docs/cdc.md).
+Status WriteTableReload(pg::Connection& conn, std::string_view control_schema,
+                        std::string_view task_name, const TableKey& table);
+Status DeleteTableReload(pg::Connection& conn, std::string_view control_schema,
+                         std::string_view task_name, const TableKey& table);
+// The task's reloads in progress, oldest first.
+Result<std::vector<TableKey>> ReadTableReloads(pg::Connection& conn,
+                                               std::string_view control_schema,
+                                               std::string_view task_name);
+// Forgets the rows a table's earlier loads rejected (awsdms_full_load_exceptions): a reload
+// records its own.
+Status DeleteRejectedRows(pg::Connection& conn, std::string_view control_schema,
+                          std::string_view task_name, const TableKey& table);
 
 // Inserts rejected rows; call inside the transaction that commits the rows around them.
 Status WriteRejectedRows(pg::Connection& conn, std::string_view control_schema,

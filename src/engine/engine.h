@@ -183,6 +183,11 @@ Json TableStatisticsJson(const TaskSnapshot& snapshot,
 // "LatencyMillis": {"P50": …, "P99": …, "Max": …, "Samples": …}, …}.
 Json CdcStatisticsJson(const CdcStatistics& cdc);
 
+// A table as ReloadTables names it: its SOURCE schema and table (as in TableStatistics).
+struct TableToReload {
+  std::string schema_name, table_name;
+};
+
 // One run of a replication task (one StartReplicationTask). Run() blocks until the task stops
 // or fails; Snapshot() and RequestStop() may be called from any thread meanwhile.
 class ReplicationTask {
@@ -199,6 +204,15 @@ class ReplicationTask {
   // The task stops at its next commit boundary: status "stopped", StopReason NORMAL.
   void RequestStop();
   TaskSnapshot Snapshot() const;
+  // DMS's ReloadTables (data-reload): queues the tables' reload, which the task performs at its
+  // next commit boundary — during change processing, between change objects; requested during
+  // the full load, once the full load phase is over. Each table is emptied (TRUNCATE, whatever
+  // the TargetTablePrepMode), loaded again from its table folder, and the change objects the
+  // task has applied so far are applied to it again, so it ends as if loaded and changed
+  // without a break (docs/cdc.md, "Reloading tables"). Survives crashes: a reload interrupted
+  // is finished by resume-processing. InvalidArgument names the tables the task does not
+  // migrate; InvalidState when the task is not running. Thread-safe.
+  Status ReloadTables(const std::vector<TableToReload>& tables);
 
   class Impl;
 

@@ -14,6 +14,7 @@
 #include <algorithm>
 #include <chrono>
 #include <cstring>
+#include <utility>
 
 #include "pg/pg.h"
 
@@ -48,6 +49,16 @@ void TaskShared::SetRecoveryCheckpoint(std::string checkpoint) {
 std::string TaskShared::recovery_checkpoint() const {
   std::lock_guard lock(mu_);
   return recovery_checkpoint_;
+}
+
+void TaskShared::RequestReload(size_t i) {
+  std::lock_guard lock(mu_);
+  if (std::find(reloads_.begin(), reloads_.end(), i) == reloads_.end()) reloads_.push_back(i);
+}
+
+std::vector<size_t> TaskShared::TakeReloads() {
+  std::lock_guard lock(mu_);
+  return std::exchange(reloads_, {});
 }
 
 void TaskShared::Fail(std::string message) {
@@ -321,7 +332,7 @@ Status TableLoad::CommitBatch(std::string_view state) {
     // The table's last slice to complete adds the primary key, in its final transaction (which
     // waits for the other slices' final transactions to commit).
     last_slice_ = request_.table->FinishSlice();
-    if (last_slice_ && settings_.create_pk_after_full_load) {
+    if (last_slice_ && settings_.create_pk_after_full_load && !request_.reload) {
       std::string pk = AddPrimaryKeySql(table_);
       if (!pk.empty()) RETURN_IF_ERROR(conn_.Execute(pk));
     }

@@ -30,6 +30,10 @@ class TaskShared {
   void SetRecoveryCheckpoint(std::string checkpoint);
   std::string recovery_checkpoint() const;
 
+  // Reloads requested (ReloadTables) and not yet taken: table indexes, oldest first, each once.
+  void RequestReload(size_t i);
+  std::vector<size_t> TakeReloads();
+
   void RequestStop() { stop_requested_ = true; }
   bool stop_requested() const { return stop_requested_; }
   // The first fatal error wins; later ones are logged only.
@@ -43,6 +47,7 @@ class TaskShared {
   CdcStatistics cdc_;                    // guarded by mu_
   std::string recovery_checkpoint_;      // guarded by mu_
   std::string failure_message_;          // guarded by mu_
+  std::vector<size_t> reloads_;          // guarded by mu_
   std::atomic<bool> stop_requested_{false};
   std::atomic<bool> failed_{false};
 };
@@ -96,6 +101,9 @@ struct TableLoadRequest {
   std::shared_ptr<TableRun> table;    // shared by the table's slices
   int64_t bytes = 0;                  // what it has left to read (scheduling)
   bool reread_checkpoint = false;     // retry after a recoverable error: read it again first
+  // A reload (ReloadTables): the table keeps its definition, so CreatePkAfterFullLoad adds no
+  // primary key at the end.
+  bool reload = false;
 };
 
 struct LoadEnvironment {

@@ -14,6 +14,7 @@
 #include "engine/cdc.h"
 #include "engine/engine.h"
 #include "engine/full_load.h"
+#include "engine/reload.h"
 #include "pg/pg.h"
 
 namespace opendms::engine {
@@ -288,6 +289,7 @@ class ReplicationTask::Impl {
     shared_.RequestStop();
     if (options_.wake) options_.wake->Notify();
   }
+  Status ReloadTables(const std::vector<TableToReload>& tables);
 
  private:
   static std::vector<TableStatistics> InitialStatistics(const TaskDefinition& def);
@@ -301,6 +303,10 @@ class ReplicationTask::Impl {
   // A table went to "Table error": applies TableErrorPolicy and TableErrorEscalationCount.
   void CountTableError(const std::string& message);
   void SetStatus(std::string status);
+  // A full-load task: the reloads requested while it loaded, once its full load is over.
+  void ReloadAfterFullLoad();
+  // No more reloads are taken (the task is finishing); those queued are dropped, and logged.
+  void CloseReloads();
 
   const TaskDefinition& def_;
   objectstore::ObjectStore& store_;
@@ -314,6 +320,7 @@ class ReplicationTask::Impl {
   std::deque<TableLoadRequest> queue_;  // guarded by mu_
   int table_errors_ = 0;                // guarded by mu_
   int recoverable_errors_ = 0;          // guarded by mu_
+  bool reloads_closed_ = false;         // guarded by mu_: ReloadTables refuses once set
   std::chrono::steady_clock::time_point started_;
 };
 
@@ -351,6 +358,120 @@ Result<pg::Connection> ReplicationTask::Impl::Connect() const {
     if (!st.ok()) return st.WithContext("target endpoint AfterConnectScript");
   }
   return conn;
+}
+
+Status ReplicationTask::Impl::ReloadTables(const std::vector<TableToReload>& tables) {
+  if (tables.empty()) return Status::InvalidArgument("TablesToReload must name at least one table");
+  std::vector<size_t> indexes;
+  std::string unknown;
+  for (const TableToReload& want : tables) {
+    size_t i = 0;
+    while (i < def_.mapped_tables.size() &&
+           (def_.mapped_tables[i].source_schema != want.schema_name ||
+            def_.mapped_tables[i].source_table != want.table_name)) {
+      ++i;
+    }
+    if (i == def_.mapped_tables.size()) {
+      unknown += (unknown.empty() ? "" : ", ") + want.schema_name + "." + want.table_name;
+    } else if (std::find(indexes.begin(), indexes.end(), i) == indexes.end()) {
+      indexes.push_back(i);
+    }
+  }
+  if (!unknown.empty()) {
+    std::string known;
+    for (const MappedTable& t : def_.mapped_tables) {
+      known += (known.empty() ? "" : ", ") + t.source_schema + "." + t.source_table;
+    }
+    return Status::InvalidArgument("TablesToReload: " + unknown + " is not a table of task " +
+                                   def_.task.identifier +
+                                   " (SchemaName and TableName are the "
+                                   "source's; the task's tables: " +
+                                   known + ")");
+  }
+  {
+    std::lock_guard lock(mu_);
+    if (state_.status != "running" || reloads_closed_) {
+      return Status::InvalidState(
+          "task " + def_.task.identifier + " is " +
+          (state_.status == "running" ? std::string("finishing") : state_.status) +
+          ": tables can be reloaded only while it runs");
+    }
+    for (size_t i : indexes) {
+      const MappedTable& t = def_.mapped_tables[i];
+      TaskLog(options_, def_.task.identifier, LogComponent::kTaskManager, LogSeverity::kInfo,
+              "reload of table {}.{} requested", t.source_schema, t.source_table);
+      shared_.RequestReload(i);
+      shared_.UpdateTable(i, [](TableStatistics& s) {
+        if (s.table_state != kTableFullLoad) s.table_state = std::string(kTableBeforeLoad);
+      });
+    }
+  }
+  if (options_.wake) options_.wake->Notify();
+  return Status::Ok();
+}
+
+void ReplicationTask::Impl::CloseReloads() {
+  std::lock_guard lock(mu_);
+  reloads_closed_ = true;
+  for (size_t i : shared_.TakeReloads()) {
+    const MappedTable& t = def_.mapped_tables[i];
+    TaskLog(options_, def_.task.identifier, LogComponent::kTaskManager, LogSeverity::kWarning,
+            "the reload of table {}.{} was requested as the task finished: not done",
+            t.source_schema, t.source_table);
+  }
+}
+
+void ReplicationTask::Impl::ReloadAfterFullLoad() {
+  std::optional<pg::Connection> conn;
+  for (;;) {
+    std::vector<size_t> todo;
+    {
+      std::lock_guard lock(mu_);
+      todo = shared_.TakeReloads();
+      if (todo.empty()) {
+        reloads_closed_ = true;
+        return;
+      }
+    }
+    for (size_t i : todo) {
+      if (shared_.failed() || shared_.stop_requested()) return;
+      if (!conn) {
+        auto c = Connect();
+        if (!c.ok()) {
+          shared_.Fail("reloading tables: " + c.status().message());
+          return;
+        }
+        conn.emplace(std::move(c).value());
+      }
+      const MappedTable& t = def_.mapped_tables[i];
+      LoadEnvironment env{def_,    store_,   options_, def_.task.identifier, control_schema_,
+                          shared_, optional_};
+      std::string message;
+      const TableOutcome outcome = ReloadTableData(env, *conn, i, true, &message);
+      if (outcome == TableOutcome::kCompleted) {
+        Status st = DeleteTableReload(*conn, control_schema_, def_.task.identifier,
+                                      {t.target_schema, t.target_table});
+        if (!st.ok()) {
+          shared_.Fail("reloading " + t.target_schema + "." + t.target_table + ": " + st.message());
+          return;
+        }
+        TaskLog(options_, def_.task.identifier, LogComponent::kTargetLoad, LogSeverity::kInfo,
+                "table {}.{} reloaded: {} rows loaded", t.target_schema, t.target_table,
+                shared_.Tables()[i].full_load_rows);
+      } else if (outcome == TableOutcome::kTableError || outcome == TableOutcome::kAbandoned) {
+        TaskLog(options_, def_.task.identifier, LogComponent::kTargetLoad, LogSeverity::kError,
+                "{}", message);
+        shared_.UpdateTable(i, [&](TableStatistics& s) {
+          s.table_state = std::string(kTableError);
+          s.error_message = message;
+        });
+        CountTableError(message);
+      } else if (outcome != TableOutcome::kStopped) {
+        shared_.Fail(message);
+        return;
+      }
+    }
+  }
 }
 
 void ReplicationTask::Impl::SetStatus(std::string status) {
@@ -561,6 +682,7 @@ Result<TaskSnapshot> ReplicationTask::Impl::Run() {
         std::string(kCheckpointTable) + " or " + control_schema_ + "." +
         std::string(kCdcStateTable) + "); start it with start-replication first");
   }
+  std::set<size_t> reloading;  // tables with an unfinished reload: the reload loads them
   if (!resume) {
     st = DeleteCheckpoints(*control, control_schema_, def_.task.identifier);
     if (st.ok()) st = DeleteCdcState(*control, control_schema_, def_.task.identifier);
@@ -569,6 +691,25 @@ Result<TaskSnapshot> ReplicationTask::Impl::Run() {
       return Snapshot();
     }
     checkpoints->clear();
+  } else {
+    // Reloads a crash or a stop interrupted are finished first (the CDC loop takes them before
+    // any change object; a full-load task once its full load is over).
+    auto reloads = ReadTableReloads(*control, control_schema_, def_.task.identifier);
+    if (!reloads.ok()) {
+      fail(reloads.status().message());
+      return Snapshot();
+    }
+    for (const TableKey& key : *reloads) {
+      for (size_t i = 0; i < def_.mapped_tables.size(); ++i) {
+        const MappedTable& t = def_.mapped_tables[i];
+        if (t.target_schema != key.first || t.target_table != key.second) continue;
+        TaskLog(options_, def_.task.identifier, LogComponent::kTaskManager, LogSeverity::kInfo,
+                "table {}.{} has an unfinished reload: finishing it", key.first, key.second);
+        shared_.RequestReload(i);
+        shared_.UpdateTable(i, [](TableStatistics& s) { s.full_load_reloaded = true; });
+        reloading.insert(i);
+      }
+    }
   }
   if (type == MigrationType::kCdc) {
     // No full load: the tables are prepared (fresh starts only) and change processing begins.
@@ -644,6 +785,7 @@ Result<TaskSnapshot> ReplicationTask::Impl::Run() {
     const MappedTable& table = def_.mapped_tables[i];
     const std::vector<SourceObject>& objects = listed[i];
     const std::string table_name = table.target_schema + "." + table.target_table;
+    if (reloading.count(i)) continue;  // its reload continues its load (reload.h)
     std::vector<TableCheckpoint> slices;
     bool prepare = true;
     auto it = checkpoints->find({table.target_schema, table.target_table});
@@ -776,6 +918,12 @@ Result<TaskSnapshot> ReplicationTask::Impl::Run() {
   std::vector<std::thread> threads;
   for (size_t i = 0; i < workers; ++i) threads.emplace_back([this] { Worker(); });
   for (auto& t : threads) t.join();
+  if (type == MigrationType::kFullLoad && !shared_.failed() && !shared_.stop_requested()) {
+    ReloadAfterFullLoad();
+  }
+  if (type == MigrationType::kFullLoad || shared_.failed() || shared_.stop_requested()) {
+    CloseReloads();
+  }
 
   {
     std::lock_guard lock(mu_);
@@ -806,6 +954,7 @@ Result<TaskSnapshot> ReplicationTask::Impl::Run() {
   if (settings.stop_task_cached_changes_not_applied || settings.stop_task_cached_changes_applied) {
     // S3 change objects are not cached during the load: they all wait in the bucket, so both
     // settings stop the task here.
+    CloseReloads();
     std::lock_guard lock(mu_);
     state_.status = "stopped";
     state_.stop_reason = settings.stop_task_cached_changes_applied
@@ -822,6 +971,7 @@ Result<TaskSnapshot> ReplicationTask::Impl::FinishWithCdc(bool fresh) {
       {def_, store_, options_, def_.task.identifier, control_schema_, shared_, optional_},
       [this] { return Connect(); }};
   const CdcEnd end = RunCdc(env, fresh);
+  CloseReloads();
   {
     std::lock_guard lock(mu_);
     state_.stop_date = Clock::Now();
@@ -860,5 +1010,8 @@ ReplicationTask::~ReplicationTask() = default;
 Result<TaskSnapshot> ReplicationTask::Run() { return impl_->Run(); }
 void ReplicationTask::RequestStop() { impl_->RequestStop(); }
 TaskSnapshot ReplicationTask::Snapshot() const { return impl_->Snapshot(); }
+Status ReplicationTask::ReloadTables(const std::vector<TableToReload>& tables) {
+  return impl_->ReloadTables(tables);
+}
 
 }  // namespace opendms::engine

@@ -601,6 +601,112 @@ TEST_F(DmsTest, SecretCredentialsAreReadAtStartAndReadAgainWhenTheLoginIsRefused
   CheckShapes();
 }
 
+TEST_F(DmsTest, ReloadTablesWithTheAwsCliReloadsATableOfARunningTask) {
+  api::ServerOptions server_options;
+  server_options.port = 0;
+  server_options.root = {"AKIAOPENDMSTEST00002", "reload-test-secret-key"};
+  server_options.shutdown_grace = std::chrono::milliseconds(500);
+  api::Server server(server_options);
+  server.RegisterJsonService(*service_);
+  ASSERT_TRUE(server.Start().ok());
+  // Runs `aws dms <args>` against the server; its exit code, stdout and stderr in `out`.
+  auto aws = [&](const std::string& args, std::string* out) {
+    const std::string file = dir_->path() + "/aws.txt";
+    const std::string cmd = "AWS_ACCESS_KEY_ID=" + server_options.root.access_key_id +
+                            " AWS_SECRET_ACCESS_KEY=" + server_options.root.secret_access_key +
+                            " AWS_DEFAULT_REGION=us-east-1 AWS_CONFIG_FILE=/dev/null"
+                            " AWS_SHARED_CREDENTIALS_FILE=/dev/null aws --endpoint-url " +
+                            server.endpoint() + " dms " + args + " > " + file + " 2>&1";
+    const int rc = std::system(cmd.c_str());
+    auto text = ReadSmallFile(file);
+    *out = text.ok() ? *text : "";
+    return rc;
+  };
+
+  CreateAll();
+  const std::string task = CreateTask("task-cdc.json", "sales-reload");
+  WaitTask(task, "ready", 10);
+  std::string out;
+  const std::string reload = "reload-tables --replication-task-arn " + task +
+                             " --tables-to-reload SchemaName=public,TableName=customers";
+  const Json customers = {
+      {"ReplicationTaskArn", task},
+      {"TablesToReload", {{{"SchemaName", "public"}, {"TableName", "customers"}}}}};
+  EXPECT_EQ(ErrorOf("ReloadTables", customers), "InvalidResourceStateFault");  // ready
+
+  Start(task, "start-replication");
+  WaitTask(task, "running");
+  ASSERT_TRUE(WaitScalar("SELECT count(*) FROM sales.customers", "6", 20));
+  PutChange("CDC0001.csv",
+            "I,customers,public,100,New Person,new@example.com,Oslo,true,2024-07-01\n"
+            "U,customers,public,100,Renamed,new@example.com,Oslo,true,2024-07-01\n");
+  ASSERT_TRUE(WaitScalar("SELECT count(*) FROM sales.customers", "7", 10));
+  // The target drifts: the reload brings the table back to full load + every change.
+  ASSERT_TRUE(conn().Execute("DELETE FROM sales.customers WHERE customer_id = 100").ok());
+  ASSERT_TRUE(conn()
+                  .Execute("DELETE FROM sales.products WHERE ctid = (SELECT min(ctid) FROM "
+                           "sales.products)")
+                  .ok());
+  const std::string products = Scalar("SELECT count(*) FROM sales.products");
+
+  Json validate = customers;
+  validate["ReloadOption"] = "validate-only";
+  auto refused = service_->Call("ReloadTables", validate, ctx_);
+  ASSERT_FALSE(refused.ok());
+  EXPECT_EQ(refused.status().aws_code(), "InvalidParameterValueException");
+  EXPECT_NE(refused.status().message().find("ReloadOption"), std::string::npos);
+  // SchemaName/TableName are the source's: the target's names are not the table's.
+  refused =
+      service_->Call("ReloadTables",
+                     {{"ReplicationTaskArn", task},
+                      {"TablesToReload", {{{"SchemaName", "sales"}, {"TableName", "customers"}}}}},
+                     ctx_);
+  ASSERT_FALSE(refused.ok());
+  EXPECT_EQ(refused.status().aws_code(), "InvalidParameterValueException");
+  EXPECT_NE(refused.status().message().find("sales.customers"), std::string::npos)
+      << refused.status().message();
+  EXPECT_EQ(
+      ErrorOf("ReloadTables", {{"ReplicationTaskArn", task}, {"TablesToReload", Json::array()}}),
+      "InvalidParameterValueException");
+
+  ASSERT_EQ(aws(reload + " --reload-option data-reload", &out), 0) << out;
+  auto response = ParseJson(out, "reload-tables output");
+  ASSERT_TRUE(response.ok()) << out;
+  EXPECT_EQ(*response, Json({{"ReplicationTaskArn", task}}));
+  ASSERT_TRUE(
+      WaitScalar("SELECT count(*) || ' ' || max(name) FILTER (WHERE customer_id = 100) "
+                 "FROM sales.customers",
+                 "7 Renamed", 20));
+  ASSERT_TRUE(WaitScalar("SELECT count(*) FROM public.opendms_table_reloads", "0", 10));
+  EXPECT_EQ(Scalar("SELECT count(*) FROM sales.products"), products);  // not reloaded
+
+  // CDC goes on after the reload.
+  PutChange("CDC0002.csv", "I,customers,public,101,Another,a@example.com,Rome,false,2024-07-02\n");
+  ASSERT_TRUE(WaitScalar("SELECT count(*) FROM sales.customers", "8", 10));
+  Json stats = MustCall("DescribeTableStatistics", {{"ReplicationTaskArn", task}});
+  int seen = 0;
+  for (const Json& t : stats["TableStatistics"]) {
+    if (t["TableName"] == "customers") {
+      ++seen;
+      EXPECT_EQ(t["FullLoadReloaded"], true);
+      EXPECT_EQ(t["FullLoadRows"], 6);
+      EXPECT_EQ(t["Inserts"], 2);  // the replayed changes do not count again
+      EXPECT_EQ(t["Updates"], 1);
+      EXPECT_EQ(t["TableState"], "Table completed");
+    } else if (t["TableName"] == "products") {
+      ++seen;
+      EXPECT_EQ(t["FullLoadReloaded"], false);
+    }
+  }
+  EXPECT_EQ(seen, 2);
+
+  MustCall("StopReplicationTask", {{"ReplicationTaskArn", task}});
+  WaitTask(task, "stopped");
+  EXPECT_NE(aws(reload, &out), 0);
+  EXPECT_NE(out.find("InvalidResourceStateFault"), std::string::npos) << out;
+  server.Stop();
+}
+
 TEST_F(DmsTest, Boto3WaitersWorkAgainstTheRealEndpoint) {
   api::ServerOptions server_options;
   server_options.port = 0;
