@@ -286,7 +286,11 @@ std::vector<std::string> S3Http::SignedHeaderLines(const S3Request& request,
   canonical.canonical_query = target.canonical_query;
   canonical.payload_hash =
       request.content_sha256.empty() ? Sha256Hex(request.body) : request.content_sha256;
-  canonical.headers = request.headers;
+  // SigV4 signs lowercase names in lowercase order; callers may name headers as HTTP spells
+  // them ("Cache-Control"), so they are folded here, where the canonical form is made.
+  for (const auto& [name, value] : request.headers) {
+    canonical.headers.emplace_back(Lowercase(name), value);
+  }
   canonical.headers.emplace_back("host", target.host);
   canonical.headers.emplace_back("x-amz-content-sha256", canonical.payload_hash);
   canonical.headers.emplace_back("x-amz-date", amz_date);
@@ -308,7 +312,7 @@ std::vector<std::string> S3Http::SignedHeaderLines(const S3Request& request,
   // No "Expect: 100-continue" round trip (not every S3 clone answers it promptly), and no
   // Content-Type of curl's choosing: an unset one must stay unset.
   lines.push_back("Expect:");
-  if (std::none_of(request.headers.begin(), request.headers.end(),
+  if (std::none_of(canonical.headers.begin(), canonical.headers.end(),
                    [](const auto& h) { return h.first == "content-type"; })) {
     lines.push_back("Content-Type:");
   }
