@@ -28,6 +28,17 @@ std::optional<TimePoint> ToTime(const pg::QueryResult& r, int row, int col) {
   return FromEpochSeconds(std::stod(std::string(r.Get(row, col))));
 }
 
+// Deletes the rows of `task_name` for `table` from the control table `control_table`.
+Status DeleteTableRows(pg::Connection& conn, std::string_view control_schema,
+                       std::string_view control_table, std::string_view task_name,
+                       const TableKey& table) {
+  return conn
+      .Query("DELETE FROM " + Table(control_schema, control_table) +
+                 " WHERE task_name = $1 AND table_owner = $2 AND table_name = $3",
+             {std::string(task_name), table.first, table.second})
+      .status();
+}
+
 }  // namespace
 
 Status EnsureControlTables(pg::Connection& conn, std::string_view control_schema) {
@@ -124,11 +135,7 @@ Status DeleteCheckpoints(pg::Connection& conn, std::string_view control_schema,
 
 Status DeleteTableCheckpoints(pg::Connection& conn, std::string_view control_schema,
                               std::string_view task_name, const TableKey& table) {
-  return conn
-      .Query("DELETE FROM " + Table(control_schema, kCheckpointTable) +
-                 " WHERE task_name = $1 AND table_owner = $2 AND table_name = $3",
-             {std::string(task_name), table.first, table.second})
-      .status();
+  return DeleteTableRows(conn, control_schema, kCheckpointTable, task_name, table);
 }
 
 Status WriteCheckpoint(pg::Connection& conn, std::string_view control_schema,
@@ -294,11 +301,7 @@ Status WriteTableReload(pg::Connection& conn, std::string_view control_schema,
 
 Status DeleteTableReload(pg::Connection& conn, std::string_view control_schema,
                          std::string_view task_name, const TableKey& table) {
-  return conn
-      .Query("DELETE FROM " + Table(control_schema, kTableReloadsTable) +
-                 " WHERE task_name = $1 AND table_owner = $2 AND table_name = $3",
-             {std::string(task_name), table.first, table.second})
-      .status();
+  return DeleteTableRows(conn, control_schema, kTableReloadsTable, task_name, table);
 }
 
 Result<std::vector<TableKey>> ReadTableReloads(pg::Connection& conn,

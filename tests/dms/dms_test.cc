@@ -123,6 +123,19 @@ class DmsTest : public PgTest {
                       {{"ReplicationInstanceIdentifier", id}, {"ReplicationInstanceClass", klass}});
     return r["ReplicationInstance"].value("ReplicationInstanceArn", "");
   }
+  // A dms.t2.micro instance (one task at a time) with two ready tasks: a CDC task "sales-cdc"
+  // into sales and a full load "second-load" into sales_b. Returns their ARNs.
+  std::pair<std::string, std::string> TwoTasksOnAMicroInstance() {
+    instance_ = CreateInstance("rep-small", "dms.t2.micro");
+    source_ = CreateSource();
+    target_ = CreateTarget();
+    WaitInstanceAvailable(instance_);
+    std::string cdc = CreateTask("task-cdc.json", "sales-cdc");
+    std::string second = CreateTask("task.json", "second-load", nullptr, "sales_b");
+    WaitTask(cdc, "ready", 10);
+    WaitTask(second, "ready", 10);
+    return {cdc, second};
+  }
   void WaitInstanceAvailable(const std::string& arn) {
     for (int i = 0; i < 100; ++i) {
       Json r = MustCall("DescribeReplicationInstances",
@@ -877,17 +890,10 @@ TEST_F(DmsTest, TagsAreStoredListedRemovedAndGoWithTheirResource) {
 
 // dms.t2.micro runs one task at a time: a second task waits in "starting" for the slot.
 TEST_F(DmsTest, RebootResumesRunningTasksAndAppliesDeferredModifications) {
-  instance_ = CreateInstance("rep-small", "dms.t2.micro");
-  source_ = CreateSource();
-  target_ = CreateTarget();
-  WaitInstanceAvailable(instance_);
+  const auto [cdc, second] = TwoTasksOnAMicroInstance();
   EXPECT_EQ(ErrorOf("RebootReplicationInstance",
                     {{"ReplicationInstanceArn", instance_}, {"ForceFailover", true}}),
             "InvalidParameterCombinationException");  // single-AZ, as on AWS
-  const std::string cdc = CreateTask("task-cdc.json", "sales-cdc");
-  const std::string second = CreateTask("task.json", "second-load", nullptr, "sales_b");
-  WaitTask(cdc, "ready", 10);
-  WaitTask(second, "ready", 10);
   Start(cdc, "start-replication");
   WaitTask(cdc, "running");
   ASSERT_TRUE(WaitScalar("SELECT count(*) FROM sales.customers", "6", 20));
@@ -940,14 +946,7 @@ TEST_F(DmsTest, RebootResumesRunningTasksAndAppliesDeferredModifications) {
 }
 
 TEST_F(DmsTest, AClassAppliedImmediatelyResizesThePool) {
-  instance_ = CreateInstance("rep-small", "dms.t2.micro");
-  source_ = CreateSource();
-  target_ = CreateTarget();
-  WaitInstanceAvailable(instance_);
-  const std::string cdc = CreateTask("task-cdc.json", "sales-cdc");
-  const std::string second = CreateTask("task.json", "second-load", nullptr, "sales_b");
-  WaitTask(cdc, "ready", 10);
-  WaitTask(second, "ready", 10);
+  const auto [cdc, second] = TwoTasksOnAMicroInstance();
   Start(cdc, "start-replication");
   WaitTask(cdc, "running");
   Start(second, "start-replication");

@@ -11,18 +11,6 @@
 namespace opendms::engine {
 namespace {
 
-// public.notes: no primary key (n INT4, text STRING(20)).
-const char* kOrdersAndNotes =
-    R"({"TableCount":"2","Tables":[{"TableName":"orders","TablePath":"public/orders/",
-  "TableOwner":"public","TableColumns":[
-   {"ColumnName":"id","ColumnType":"INT4","ColumnIsPk":"true"},
-   {"ColumnName":"name","ColumnType":"STRING","ColumnLength":"10"},
-   {"ColumnName":"amount","ColumnType":"NUMERIC","ColumnPrecision":"8","ColumnScale":"2"},
-   {"ColumnName":"day","ColumnType":"DATE","ColumnNullable":"true"}],"TableColumnsTotal":"4"},
-  {"TableName":"notes","TablePath":"public/notes/","TableOwner":"public","TableColumns":[
-   {"ColumnName":"n","ColumnType":"INT4"},
-   {"ColumnName":"text","ColumnType":"STRING","ColumnLength":"20"}],"TableColumnsTotal":"2"}]})";
-
 class Cdc : public EngineTest, public ::testing::WithParamInterface<bool> {
  protected:
   Json CdcSource(const char* definition = kOrders) const {

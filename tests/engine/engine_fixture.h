@@ -22,6 +22,18 @@ inline const char* kOrders =
    {"ColumnName":"amount","ColumnType":"NUMERIC","ColumnPrecision":"8","ColumnScale":"2"},
    {"ColumnName":"day","ColumnType":"DATE","ColumnNullable":"true"}],"TableColumnsTotal":"4"}]})";
 
+// kOrders, and public.notes with no primary key: n INT4, text STRING(20).
+inline const char* kOrdersAndNotes =
+    R"({"TableCount":"2","Tables":[{"TableName":"orders","TablePath":"public/orders/",
+  "TableOwner":"public","TableColumns":[
+   {"ColumnName":"id","ColumnType":"INT4","ColumnIsPk":"true"},
+   {"ColumnName":"name","ColumnType":"STRING","ColumnLength":"10"},
+   {"ColumnName":"amount","ColumnType":"NUMERIC","ColumnPrecision":"8","ColumnScale":"2"},
+   {"ColumnName":"day","ColumnType":"DATE","ColumnNullable":"true"}],"TableColumnsTotal":"4"},
+  {"TableName":"notes","TablePath":"public/notes/","TableOwner":"public","TableColumns":[
+   {"ColumnName":"n","ColumnType":"INT4"},
+   {"ColumnName":"text","ColumnType":"STRING","ColumnLength":"20"}],"TableColumnsTotal":"2"}]})";
+
 // Collects what a task's log sink receives, as "COMPONENT S: message" lines.
 class TaskLogRecorder {
  public:

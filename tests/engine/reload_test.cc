@@ -13,18 +13,6 @@
 namespace opendms::engine {
 namespace {
 
-// public.orders (primary key id) and public.notes (no primary key).
-const char* kOrdersAndNotes =
-    R"({"TableCount":"2","Tables":[{"TableName":"orders","TablePath":"public/orders/",
-  "TableOwner":"public","TableColumns":[
-   {"ColumnName":"id","ColumnType":"INT4","ColumnIsPk":"true"},
-   {"ColumnName":"name","ColumnType":"STRING","ColumnLength":"10"},
-   {"ColumnName":"amount","ColumnType":"NUMERIC","ColumnPrecision":"8","ColumnScale":"2"},
-   {"ColumnName":"day","ColumnType":"DATE","ColumnNullable":"true"}],"TableColumnsTotal":"4"},
-  {"TableName":"notes","TablePath":"public/notes/","TableOwner":"public","TableColumns":[
-   {"ColumnName":"n","ColumnType":"INT4"},
-   {"ColumnName":"text","ColumnType":"STRING","ColumnLength":"20"}],"TableColumnsTotal":"2"}]})";
-
 // The parameter: BatchApplyEnabled (set-based apply) or not (change by change).
 class Reload : public EngineTest, public ::testing::WithParamInterface<bool> {
  protected:

@@ -117,6 +117,19 @@ class MotoServer {
     std::vector<char*> argv;
     for (std::string& a : args) argv.push_back(a.data());
     argv.push_back(nullptr);
+    // moto builds some errors with a botocore Session, which fails (HTTP 500) when the profile
+    // it is given is gone — and tests point AWS_PROFILE at opendms servers that come and go. So
+    // moto gets this process's environment without the shared-config variables.
+    std::vector<char*> envp;
+    for (char** e = environ; *e != nullptr; ++e) {
+      const std::string_view entry(*e);
+      const bool shared_config = entry.starts_with("AWS_PROFILE=") ||
+                                 entry.starts_with("AWS_DEFAULT_PROFILE=") ||
+                                 entry.starts_with("AWS_SHARED_CREDENTIALS_FILE=") ||
+                                 entry.starts_with("AWS_CONFIG_FILE=");
+      if (!shared_config) envp.push_back(*e);
+    }
+    envp.push_back(nullptr);
     const int log_fd = ::open(server->log_.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
     if (log_fd < 0) return Status::FromErrno("open " + server->log_, errno);
     const pid_t parent = ::getpid();
@@ -127,7 +140,7 @@ class MotoServer {
       ::dup2(log_fd, 2);
       ::prctl(PR_SET_PDEATHSIG, SIGKILL);
       if (::getppid() != parent) ::_exit(127);
-      ::execve(argv[0], argv.data(), environ);
+      ::execve(argv[0], argv.data(), envp.data());
       ::_exit(127);
     }
     ::close(log_fd);
