@@ -1,4 +1,5 @@
-"""Shared parts of the benchmark harnesses bench/full_load and bench/cdc (standard library only).
+"""Shared parts of the benchmark harnesses bench/full_load, bench/cdc and bench/s3_api (standard
+library only).
 
 A harness sets `benchlib.A` (its parsed arguments: work, seed, opendms, build_dir, no_build,
 shared_buffers) and `benchlib.CLUSTER` (a started Cluster) before calling the helpers that use them;
@@ -72,8 +73,15 @@ def ensure_tools(need_opendms):
         run_checked(["cmake", "-S", REPO, "-B", A.build_dir, "-G", "Ninja"], "configure")
     targets = ["gen_dataset"]
     run_checked(["ninja", "-C", A.build_dir, "-j2"] + targets, "build gen_dataset")
+    if need_opendms:
+        rebuild_opendms()
+
+
+def rebuild_opendms():
+    """Brings A.opendms up to date with ninja in its own folder (unless A.no_build, or the folder
+    is not a ninja build directory); raises BenchError when there is no binary afterwards."""
     opendms_build = os.path.dirname(A.opendms)
-    if need_opendms and not A.no_build and os.path.exists(os.path.join(opendms_build, "build.ninja")):
+    if not A.no_build and os.path.exists(os.path.join(opendms_build, "build.ninja")):
         # A stale binary would measure old code; a tree other people are editing may not build, in
         # which case the existing binary is used and the report says so.
         try:
@@ -83,7 +91,7 @@ def ensure_tools(need_opendms):
                 raise
             log("WARNING: opendms did not rebuild; using the existing binary.", str(e)[-400:])
             ENV["opendms_build_warning"] = "did not rebuild; existing binary used"
-    if need_opendms and not os.access(A.opendms, os.X_OK):
+    if not os.access(A.opendms, os.X_OK):
         raise BenchError("no opendms binary at %s (see --opendms)" % A.opendms)
 
 
@@ -463,7 +471,8 @@ def fmt_int(x):
     return "{:,.0f}".format(x)
 
 
-def environment():
+def environment(pg=True):
+    """Date, CPU, git revision and (with pg, from the running CLUSTER) PostgreSQL's version and settings."""
     def cmd(argv):
         try:
             return subprocess.run(argv, cwd=REPO, capture_output=True, text=True).stdout.strip()
@@ -476,9 +485,12 @@ def environment():
                 model = line.split(":", 1)[1].strip()
                 break
     dirty = cmd(["git", "status", "--porcelain"])
-    return {"date": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
-            "cpu": "%d cores, %s" % (os.cpu_count(), model),
-            "git": cmd(["git", "rev-parse", "--short", "HEAD"]) + (" (dirty)" if dirty else ""),
+    env = {"date": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
+           "cpu": "%d cores, %s" % (os.cpu_count(), model),
+           "git": cmd(["git", "rev-parse", "--short", "HEAD"]) + (" (dirty)" if dirty else "")}
+    if not pg:
+        return env
+    return {"date": env["date"], "cpu": env["cpu"], "git": env["git"],
             "pg_version": sql("SHOW server_version", db="postgres"),
             "settings": sql("SELECT string_agg(name || '=' || current_setting(name), ', ' ORDER BY name) "
                             "FROM pg_settings WHERE name IN ('shared_buffers','wal_level','max_wal_size',"
