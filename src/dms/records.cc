@@ -81,6 +81,14 @@ CREATE TABLE dms.tags (
   seq bigserial,
   PRIMARY KEY (resource_arn, key));
 )sql"},
+      {4, "replication subnet groups",
+       // doc: the ReplicationSubnetGroup shape; identifier lowercase, as AWS stores it.
+       R"sql(
+CREATE TABLE dms.subnet_groups (
+  identifier text PRIMARY KEY,
+  arn text NOT NULL UNIQUE,
+  doc jsonb NOT NULL);
+)sql"},
   };
   return kMigrations;
 }

@@ -308,6 +308,84 @@ Result<std::vector<std::pair<std::string, std::string>>> ParseTags(const Json& i
   return tags;
 }
 
+// --- replication subnet groups ----------------------------------------------------------------
+// There is no VPC here: a group keeps the subnet ids it is given and places them in the region's
+// zones in the order given (a, b, c, …), so two or more subnets cover two zones as AWS requires.
+
+const char* kDefaultSubnetGroup = "default";
+
+Status ValidSubnetGroupName(const std::string& name) {
+  if (name.size() > 255) {
+    return InvalidParameter("ReplicationSubnetGroupIdentifier must have at most 255 characters");
+  }
+  for (unsigned char c : name) {
+    if (!std::isalnum(c) && c != '.' && c != '_' && c != '-' && c != ' ') {
+      return InvalidParameter("ReplicationSubnetGroupIdentifier " + name +
+                              ": only letters, digits, periods, spaces, underscores and hyphens");
+    }
+  }
+  if (ToLower(name) == kDefaultSubnetGroup) {
+    return InvalidParameter("ReplicationSubnetGroupIdentifier must not be \"default\"");
+  }
+  return Status::Ok();
+}
+
+// "subnet-" and 8 or 17 lowercase hexadecimal digits, as EC2 names subnets.
+bool IsSubnetId(const std::string& id) {
+  if (id.rfind("subnet-", 0) != 0) return false;
+  const std::string hex = id.substr(7);
+  return (hex.size() == 8 || hex.size() == 17) &&
+         std::all_of(hex.begin(), hex.end(),
+                     [](char c) { return std::isdigit(static_cast<unsigned char>(c)) || (c >= 'a' && c <= 'f'); });
+}
+
+// The request's SubnetIds (duplicates dropped), refused as AWS refuses them.
+Result<std::vector<std::string>> ParseSubnetIds(const Json& in) {
+  auto it = in.find("SubnetIds");
+  if (it == in.end() || !it->is_array() || it->empty()) {
+    return InvalidParameter("SubnetIds is required: a list of subnet ids");
+  }
+  std::vector<std::string> ids;
+  for (const Json& s : *it) {
+    if (!s.is_string()) return InvalidParameter("SubnetIds must hold strings");
+    const std::string id = s.get<std::string>();
+    if (!IsSubnetId(id)) {
+      return Status::Aws(ErrorCode::kInvalidArgument, "InvalidSubnet",
+                         "SubnetIds: " + id +
+                             " is not a subnet id (subnet- and 8 or 17 hexadecimal digits)");
+    }
+    if (std::find(ids.begin(), ids.end(), id) == ids.end()) ids.push_back(id);
+  }
+  if (ids.size() < 2) {
+    return Status::Aws(ErrorCode::kInvalidArgument, "ReplicationSubnetGroupDoesNotCoverEnoughAZs",
+                       "The replication subnet group does not cover enough Availability Zones: "
+                       "give at least two subnets (opendms places them in zones a, b, … in the "
+                       "order given)");
+  }
+  return ids;
+}
+
+Json SubnetGroupDoc(const std::string& identifier, const std::string& description,
+                    const std::vector<std::string>& subnet_ids, const std::string& region) {
+  Json subnets = Json::array();
+  for (size_t i = 0; i < subnet_ids.size(); ++i) {
+    subnets.push_back({{"SubnetIdentifier", subnet_ids[i]},
+                       {"SubnetAvailabilityZone", {{"Name", region + char('a' + i % 6)}}},
+                       {"SubnetStatus", "Active"}});
+  }
+  return {{"ReplicationSubnetGroupIdentifier", identifier},
+          {"ReplicationSubnetGroupDescription", description},
+          {"VpcId", "vpc-opendms"},
+          {"SubnetGroupStatus", "Complete"},
+          {"Subnets", subnets},
+          {"SupportedNetworkTypes", Json::array({"IPV4"})}};
+}
+
+// The group an instance is in when it names none (AWS's default VPC group).
+Json DefaultSubnetGroupDoc(const std::string& region) {
+  return SubnetGroupDoc(kDefaultSubnetGroup, "default", {"subnet-opendms"}, region);
+}
+
 bool TaskIsActive(const std::string& status) {
   return status == "starting" || status == "running" || status == "stopping";
 }
@@ -352,6 +430,10 @@ Result<Json> DmsService::Impl::Call(std::string_view op, const Json& in, const C
   if (op == "RefreshSchemas") return RefreshSchemas(in, ctx);
   if (op == "DescribeRefreshSchemasStatus") return DescribeRefreshSchemasStatus(in);
   if (op == "DescribeSchemas") return DescribeSchemas(in);
+  if (op == "CreateReplicationSubnetGroup") return CreateReplicationSubnetGroup(in, ctx);
+  if (op == "DescribeReplicationSubnetGroups") return DescribeReplicationSubnetGroups(in);
+  if (op == "ModifyReplicationSubnetGroup") return ModifyReplicationSubnetGroup(in, ctx);
+  if (op == "DeleteReplicationSubnetGroup") return DeleteReplicationSubnetGroup(in);
   if (op == "AddTagsToResource") return AddTagsToResource(in);
   if (op == "RemoveTagsFromResource") return RemoveTagsFromResource(in);
   if (op == "ListTagsForResource") return ListTagsForResource(in);
@@ -405,16 +487,7 @@ Result<Json> DmsService::Impl::CreateReplicationInstance(const Json& in, const C
   if (groups.empty()) groups.push_back({{"VpcSecurityGroupId", "sg-opendms"}, {"Status", "active"}});
   doc["VpcSecurityGroups"] = groups;
   doc["AvailabilityZone"] = az.value_or(ctx.region + "a");
-  doc["ReplicationSubnetGroup"] = {
-      {"ReplicationSubnetGroupIdentifier",
-       in.value("ReplicationSubnetGroupIdentifier", std::string("default"))},
-      {"ReplicationSubnetGroupDescription", "default"},
-      {"VpcId", "vpc-opendms"},
-      {"SubnetGroupStatus", "Complete"},
-      {"Subnets", Json::array({{{"SubnetIdentifier", "subnet-opendms"},
-                                {"SubnetAvailabilityZone", {{"Name", ctx.region + "a"}}},
-                                {"SubnetStatus", "Active"}}})},
-      {"SupportedNetworkTypes", Json::array({"IPV4"})}};
+  doc["ReplicationSubnetGroup"] = DefaultSubnetGroupDoc(ctx.region);
   doc["PreferredMaintenanceWindow"] = window.value_or("sun:06:00-sun:06:30");
   doc["PendingModifiedValues"] = Json::object();
   doc["MultiAZ"] = multi_az.value_or(false);
@@ -433,6 +506,19 @@ Result<Json> DmsService::Impl::CreateReplicationInstance(const Json& in, const C
   doc["NetworkType"] = network.value_or("IPV4");
 
   ASSIGN_OR_RETURN(auto conn, catalog_.Acquire());
+  ASSIGN_OR_RETURN(auto group_id, OptionalString(in, "ReplicationSubnetGroupIdentifier"));
+  if (group_id && ToLower(*group_id) != kDefaultSubnetGroup) {
+    ASSIGN_OR_RETURN(auto g, conn->Query("SELECT doc FROM dms.subnet_groups WHERE identifier = $1",
+                                         {ToLower(*group_id)}));
+    if (g.rows() == 0) {
+      return NotFoundFault("Replication subnet group " + *group_id + " not found");
+    }
+    doc["ReplicationSubnetGroup"] = Json::parse(g.Get(0, 0));
+    if (!az) {
+      doc["AvailabilityZone"] =
+          doc["ReplicationSubnetGroup"]["Subnets"][0]["SubnetAvailabilityZone"]["Name"];
+    }
+  }
   auto r = conn->Query(
       "INSERT INTO dms.instances (arn, identifier, status, settle_at, settle_to, doc) VALUES "
       "($1, $2, 'creating', $3, 'available', $4) ON CONFLICT DO NOTHING",
@@ -1160,6 +1246,112 @@ Result<Json> DmsService::Impl::DescribeReplicationInstanceTaskLogs(const Json& i
   return result;
 }
 
+// --- replication subnet groups ----------------------------------------------------------------
+
+Result<Json> DmsService::Impl::CreateReplicationSubnetGroup(const Json& in,
+                                                            const CallContext& ctx) {
+  ASSIGN_OR_RETURN(std::string id, RequiredString(in, "ReplicationSubnetGroupIdentifier"));
+  RETURN_IF_ERROR(ValidSubnetGroupName(id));
+  id = ToLower(id);
+  ASSIGN_OR_RETURN(std::string description,
+                   RequiredString(in, "ReplicationSubnetGroupDescription"));
+  ASSIGN_OR_RETURN(std::vector<std::string> subnets, ParseSubnetIds(in));
+  RETURN_IF_ERROR(ParseTags(in, /*required=*/false).status());
+  const Json doc = SubnetGroupDoc(id, description, subnets, ctx.region);
+  const std::string arn = "arn:aws:dms:" + ctx.region + ":" + ctx.account_id + ":subgrp:" + id;
+  ASSIGN_OR_RETURN(auto conn, catalog_.Acquire());
+  ASSIGN_OR_RETURN(auto r, conn->Query("INSERT INTO dms.subnet_groups (identifier, arn, doc) "
+                                       "VALUES ($1, $2, $3) ON CONFLICT DO NOTHING",
+                                       {id, arn, doc.dump()}));
+  if (r.AffectedRows() == 0) {
+    return AlreadyExistsFault("The Replication Subnet Group " + id + " already exists");
+  }
+  RETURN_IF_ERROR(SaveTags(*conn, arn, in));
+  return Json{{"ReplicationSubnetGroup", doc}};
+}
+
+Result<Json> DmsService::Impl::DescribeReplicationSubnetGroups(const Json& in) {
+  ASSIGN_OR_RETURN(auto filters, ParseFilters(in, {"replication-subnet-group-id"}));
+  ASSIGN_OR_RETURN(Paging paging, ParsePaging(in));
+  ASSIGN_OR_RETURN(auto conn, catalog_.Acquire());
+  ASSIGN_OR_RETURN(auto r, conn->Query(
+                               "SELECT identifier, doc FROM dms.subnet_groups ORDER BY identifier"));
+  std::vector<Json> items;
+  for (int i = 0; i < r.rows(); ++i) {
+    const std::string id(r.Get(i, 0));
+    auto value_of = [&](std::string_view) { return std::vector<std::string>{id}; };
+    if (Matches(filters, value_of, /*case_insensitive_values=*/true)) {
+      items.push_back(Json::parse(r.Get(i, 1)));
+    }
+  }
+  if (items.empty() && !filters.empty()) {
+    return NotFoundFault("No replication subnet group matches the filters");
+  }
+  return Page(std::move(items), paging, "ReplicationSubnetGroups");
+}
+
+Result<Json> DmsService::Impl::ModifyReplicationSubnetGroup(const Json& in,
+                                                            const CallContext& ctx) {
+  ASSIGN_OR_RETURN(std::string id, RequiredString(in, "ReplicationSubnetGroupIdentifier"));
+  id = ToLower(id);
+  ASSIGN_OR_RETURN(auto description, OptionalString(in, "ReplicationSubnetGroupDescription"));
+  ASSIGN_OR_RETURN(std::vector<std::string> subnets, ParseSubnetIds(in));
+  ASSIGN_OR_RETURN(auto conn, catalog_.Acquire());
+  ASSIGN_OR_RETURN(auto r, conn->Query("SELECT doc FROM dms.subnet_groups WHERE identifier = $1",
+                                       {id}));
+  if (r.rows() == 0) return NotFoundFault("Replication subnet group " + id + " not found");
+  const Json current = Json::parse(r.Get(0, 0));
+  const Json doc = SubnetGroupDoc(
+      id, description.value_or(current.value("ReplicationSubnetGroupDescription", "")), subnets,
+      ctx.region);
+  // The instances in the group show it as it is now.
+  RETURN_IF_ERROR(conn->Execute("BEGIN"));
+  Status st = conn->Query("UPDATE dms.subnet_groups SET doc = $2 WHERE identifier = $1",
+                          {id, doc.dump()})
+                  .status();
+  if (st.ok()) {
+    st = conn->Query("UPDATE dms.instances SET doc = jsonb_set(doc, '{ReplicationSubnetGroup}', "
+                     "$2::jsonb) WHERE doc->'ReplicationSubnetGroup'->>"
+                     "'ReplicationSubnetGroupIdentifier' = $1",
+                     {id, doc.dump()})
+             .status();
+  }
+  if (st.ok()) st = conn->Execute("COMMIT");
+  if (!st.ok()) {
+    (void)conn->Execute("ROLLBACK");
+    return st;
+  }
+  return Json{{"ReplicationSubnetGroup", doc}};
+}
+
+Result<Json> DmsService::Impl::DeleteReplicationSubnetGroup(const Json& in) {
+  ASSIGN_OR_RETURN(std::string id, RequiredString(in, "ReplicationSubnetGroupIdentifier"));
+  id = ToLower(id);
+  ASSIGN_OR_RETURN(auto conn, catalog_.Acquire());
+  ASSIGN_OR_RETURN(auto users, conn->Query("SELECT identifier FROM dms.instances WHERE "
+                                           "doc->'ReplicationSubnetGroup'->>"
+                                           "'ReplicationSubnetGroupIdentifier' = $1 LIMIT 1",
+                                           {id}));
+  if (users.rows() > 0) {
+    return InvalidStateFault("Replication subnet group " + id + " is used by replication instance " +
+                             std::string(users.Get(0, 0)) + "; delete the instance first");
+  }
+  RETURN_IF_ERROR(conn->Execute("BEGIN"));
+  auto r = conn->Query("DELETE FROM dms.subnet_groups WHERE identifier = $1 RETURNING arn", {id});
+  Status st = r.status();
+  if (st.ok() && r->rows() > 0) {
+    st = conn->Query("DELETE FROM dms.tags WHERE resource_arn = $1", {std::string(r->Get(0, 0))})
+             .status();
+  }
+  if (st.ok()) st = conn->Execute("COMMIT");
+  if (!st.ok()) {
+    (void)conn->Execute("ROLLBACK");
+    return st;
+  }
+  if (r->rows() == 0) return NotFoundFault("Replication subnet group " + id + " not found");
+  return Json::object();
+}
+
 // --- tags -------------------------------------------------------------------------------------
 
 Result<Json> DmsService::Impl::SealInput(const std::string& arn, Json& input, const Json& sealed) {
@@ -1177,7 +1369,8 @@ Result<Json> DmsService::Impl::SealInput(const std::string& arn, Json& input, co
 Status DmsService::Impl::CheckTaggable(pg::Connection& conn, const std::string& arn) {
   ASSIGN_OR_RETURN(auto r, conn.Query("SELECT 1 FROM dms.instances WHERE arn = $1 UNION ALL "
                                       "SELECT 1 FROM dms.endpoints WHERE arn = $1 UNION ALL "
-                                      "SELECT 1 FROM dms.tasks WHERE arn = $1",
+                                      "SELECT 1 FROM dms.tasks WHERE arn = $1 UNION ALL "
+                                      "SELECT 1 FROM dms.subnet_groups WHERE arn = $1",
                                       {arn}));
   if (r.rows() == 0) return NotFoundFault("Resource " + arn + " not found");
   return Status::Ok();

@@ -155,11 +155,16 @@ class DmsService::Impl {
   Result<Json> RefreshSchemas(const Json& in, const CallContext& ctx);
   Result<Json> DescribeRefreshSchemasStatus(const Json& in);
   Result<Json> DescribeSchemas(const Json& in);
+  Result<Json> CreateReplicationSubnetGroup(const Json& in, const CallContext& ctx);
+  Result<Json> DescribeReplicationSubnetGroups(const Json& in);
+  Result<Json> ModifyReplicationSubnetGroup(const Json& in, const CallContext& ctx);
+  Result<Json> DeleteReplicationSubnetGroup(const Json& in);
   Result<Json> AddTagsToResource(const Json& in);
   Result<Json> RemoveTagsFromResource(const Json& in);
   Result<Json> ListTagsForResource(const Json& in);
 
-  // --- tags (service.cc): NotFoundFault unless `arn` is an instance, endpoint or task.
+  // --- tags (service.cc): NotFoundFault unless `arn` is an instance, endpoint, task or subnet
+  // group.
   Status CheckTaggable(pg::Connection& conn, const std::string& arn);
   // Stores the `Tags` of a Create*/AddTagsToResource input (a tag with a key already there
   // replaces it).

@@ -743,10 +743,12 @@ TEST_F(DmsTest, Boto3WaitersWorkAgainstTheRealEndpoint) {
   auto out = ReadSmallFile(dir + "/waiters.txt");
   EXPECT_EQ(rc, 0) << (out.ok() ? *out : "");
   EXPECT_EQ(out.ok() ? *out : "",
-            "replication_instance_available\ntest_connection_succeeds\nreplication_task_ready\n"
+            "subnet_group\nreplication_instance_available\ntest_connection_succeeds\n"
+            "replication_task_ready\n"
             "replication_task_running\ntags\nrebooted\nreplication_task_stopped\n"
             "InvalidResourceStateFault\n"
-            "replication_task_deleted\nendpoint_deleted\nreplication_instance_deleted\n");
+            "replication_task_deleted\nendpoint_deleted\nreplication_instance_deleted\n"
+            "subnet_group_deleted\n");
   server.Stop();
 }
 
@@ -885,6 +887,90 @@ TEST_F(DmsTest, TagsAreStoredListedRemovedAndGoWithTheirResource) {
   std::this_thread::sleep_for(std::chrono::milliseconds(options_.transition_millis + 100));
   MustCall("DescribeEndpoints", Json::object());
   EXPECT_EQ(tag_rows(instance_), "0");
+  CheckShapes();
+}
+
+TEST_F(DmsTest, SubnetGroupsAreCheckedKeptTaggedAndShownOnTheirInstances) {
+  // The catalog (jsonb) keeps members in its own order; clients see members, not their order.
+  auto Unordered = [](const Json& j) { return nlohmann::json::parse(j.dump()); };
+  const Json two = {"subnet-0a1b2c3d", "subnet-0123456789abcdef0"};
+  auto create = [&](const std::string& id, const Json& subnets) {
+    return ErrorOf("CreateReplicationSubnetGroup", {{"ReplicationSubnetGroupIdentifier", id},
+                                                    {"ReplicationSubnetGroupDescription", "d"},
+                                                    {"SubnetIds", subnets}});
+  };
+  // AWS's rules: two zones at least, EC2-shaped subnet ids, a name that is not "default".
+  EXPECT_EQ(create("one-zone", {"subnet-0a1b2c3d"}), "ReplicationSubnetGroupDoesNotCoverEnoughAZs");
+  EXPECT_EQ(create("one-zone", {"subnet-0a1b2c3d", "subnet-0a1b2c3d"}),
+            "ReplicationSubnetGroupDoesNotCoverEnoughAZs");
+  EXPECT_EQ(create("bad-id", {"subnet-0a1b2c3d", "sn-12"}), "InvalidSubnet");
+  EXPECT_EQ(create("Default", two), "InvalidParameterValueException");
+  EXPECT_EQ(create("no/slash", two), "InvalidParameterValueException");
+  EXPECT_EQ(ErrorOf("CreateReplicationSubnetGroup",
+                    {{"ReplicationSubnetGroupIdentifier", "x"}, {"SubnetIds", two}}),
+            "InvalidParameterValueException");  // the description is required
+
+  Json made = MustCall("CreateReplicationSubnetGroup",
+                       {{"ReplicationSubnetGroupIdentifier", "Lab-Private"},
+                        {"ReplicationSubnetGroupDescription", "lab subnets"},
+                        {"SubnetIds", two},
+                        {"Tags", {{{"Key", "env"}, {"Value", "dev"}}}}});
+  const Json& group = made["ReplicationSubnetGroup"];
+  EXPECT_EQ(group["ReplicationSubnetGroupIdentifier"], "lab-private");  // stored lowercase
+  EXPECT_EQ(group["SubnetGroupStatus"], "Complete");
+  ASSERT_EQ(group["Subnets"].size(), 2u);
+  EXPECT_EQ(group["Subnets"][0]["SubnetAvailabilityZone"]["Name"], "us-east-1a");
+  EXPECT_EQ(group["Subnets"][1]["SubnetAvailabilityZone"]["Name"], "us-east-1b");
+  EXPECT_EQ(create("LAB-PRIVATE", two), "ResourceAlreadyExistsFault");
+  Json tags = MustCall("ListTagsForResource",
+                       {{"ResourceArn", "arn:aws:dms:us-east-1:000000000000:subgrp:lab-private"}});
+  ASSERT_EQ(tags["TagList"].size(), 1u) << tags.dump();
+  EXPECT_EQ(tags["TagList"][0]["Value"], "dev");
+
+  Json listed = MustCall("DescribeReplicationSubnetGroups",
+                         {{"Filters", {{{"Name", "replication-subnet-group-id"},
+                                        {"Values", {"lab-private"}}}}}});
+  ASSERT_EQ(listed["ReplicationSubnetGroups"].size(), 1u);
+  EXPECT_EQ(Unordered(listed["ReplicationSubnetGroups"][0]), Unordered(group));
+  EXPECT_EQ(ErrorOf("DescribeReplicationSubnetGroups",
+                    {{"Filters", {{{"Name", "replication-subnet-group-id"}, {"Values", {"nope"}}}}}}),
+            "ResourceNotFoundFault");
+
+  // An instance in the group shows it, and the group as modified later.
+  EXPECT_EQ(ErrorOf("CreateReplicationInstance", {{"ReplicationInstanceIdentifier", "rep-x"},
+                                                  {"ReplicationInstanceClass", "dms.t3.micro"},
+                                                  {"ReplicationSubnetGroupIdentifier", "missing"}}),
+            "ResourceNotFoundFault");
+  Json instance = MustCall("CreateReplicationInstance",
+                           {{"ReplicationInstanceIdentifier", "rep-in-group"},
+                            {"ReplicationInstanceClass", "dms.t3.micro"},
+                            {"ReplicationSubnetGroupIdentifier", "lab-private"}});
+  instance_ = instance["ReplicationInstance"]["ReplicationInstanceArn"];
+  EXPECT_EQ(Unordered(instance["ReplicationInstance"]["ReplicationSubnetGroup"]), Unordered(group));
+  const Json three = {"subnet-0a1b2c3d", "subnet-0123456789abcdef0", "subnet-ffff0000"};
+  Json modified = MustCall("ModifyReplicationSubnetGroup",
+                           {{"ReplicationSubnetGroupIdentifier", "lab-private"}, {"SubnetIds", three}});
+  EXPECT_EQ(modified["ReplicationSubnetGroup"]["Subnets"].size(), 3u);
+  EXPECT_EQ(modified["ReplicationSubnetGroup"]["ReplicationSubnetGroupDescription"], "lab subnets");
+  Json described = MustCall("DescribeReplicationInstances",
+                            {{"Filters", {{{"Name", "replication-instance-arn"}, {"Values", {instance_}}}}}});
+  EXPECT_EQ(Unordered(described["ReplicationInstances"][0]["ReplicationSubnetGroup"]),
+            Unordered(modified["ReplicationSubnetGroup"]));
+
+  // In use: not deleted. Once the instance is gone, it is, with its tags.
+  EXPECT_EQ(ErrorOf("DeleteReplicationSubnetGroup", {{"ReplicationSubnetGroupIdentifier", "lab-private"}}),
+            "InvalidResourceStateFault");
+  MustCall("DeleteReplicationInstance", {{"ReplicationInstanceArn", instance_}});
+  std::this_thread::sleep_for(std::chrono::milliseconds(options_.transition_millis + 100));
+  MustCall("DescribeReplicationSubnetGroups", Json::object());  // settles the deletion
+  MustCall("DeleteReplicationSubnetGroup", {{"ReplicationSubnetGroupIdentifier", "LAB-private"}});
+  EXPECT_EQ(ErrorOf("DeleteReplicationSubnetGroup", {{"ReplicationSubnetGroupIdentifier", "lab-private"}}),
+            "ResourceNotFoundFault");
+  EXPECT_EQ(ErrorOf("ListTagsForResource",
+                    {{"ResourceArn", "arn:aws:dms:us-east-1:000000000000:subgrp:lab-private"}}),
+            "ResourceNotFoundFault");
+  EXPECT_EQ(MustCall("DescribeReplicationSubnetGroups", Json::object())["ReplicationSubnetGroups"],
+            Json::array());
   CheckShapes();
 }
 

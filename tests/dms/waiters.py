@@ -12,9 +12,23 @@ dms = boto3.client("dms", endpoint_url=endpoint, region_name="us-east-1",
                    config=Config(retries={"max_attempts": 1}))
 fast = {"Delay": 1, "MaxAttempts": 30}
 
+try:
+    dms.create_replication_subnet_group(ReplicationSubnetGroupIdentifier="one-zone",
+                                        ReplicationSubnetGroupDescription="d",
+                                        SubnetIds=["subnet-0a1b2c3d"])
+    raise SystemExit("a subnet group in one zone was created")
+except dms.exceptions.ReplicationSubnetGroupDoesNotCoverEnoughAZs:
+    pass
+group = dms.create_replication_subnet_group(
+    ReplicationSubnetGroupIdentifier="Lab-Subnets", ReplicationSubnetGroupDescription="lab",
+    SubnetIds=["subnet-0a1b2c3d", "subnet-0123456789abcdef0"])["ReplicationSubnetGroup"]
+assert group["ReplicationSubnetGroupIdentifier"] == "lab-subnets", group
 rep = dms.create_replication_instance(ReplicationInstanceIdentifier="rep-waiters",
-                                      ReplicationInstanceClass="dms.t3.medium")["ReplicationInstance"]
+                                      ReplicationInstanceClass="dms.t3.medium",
+                                      ReplicationSubnetGroupIdentifier="lab-subnets")["ReplicationInstance"]
 rep_arn = rep["ReplicationInstanceArn"]
+assert rep["ReplicationSubnetGroup"] == group, rep
+print("subnet_group")
 assert rep["ReplicationInstanceStatus"] == "creating", rep
 dms.get_waiter("replication_instance_available").wait(
     Filters=[{"Name": "replication-instance-arn", "Values": [rep_arn]}], WaiterConfig=fast)
@@ -81,3 +95,6 @@ dms.delete_replication_instance(ReplicationInstanceArn=rep_arn)
 dms.get_waiter("replication_instance_deleted").wait(
     Filters=[{"Name": "replication-instance-arn", "Values": [rep_arn]}], WaiterConfig=fast)
 print("replication_instance_deleted")
+dms.delete_replication_subnet_group(ReplicationSubnetGroupIdentifier="lab-subnets")
+assert dms.describe_replication_subnet_groups()["ReplicationSubnetGroups"] == []
+print("subnet_group_deleted")

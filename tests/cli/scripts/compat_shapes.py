@@ -207,6 +207,12 @@ def script(endpoint, key, secret, tag, is_moto):
     call(ssm, "delete_parameters", Names=[f"{base}/DbPassword", f"{base}/Nope"])
 
     dms = client("dms")
+    group = f"subnets-{tag}".lower()
+    call(dms, "create_replication_subnet_group", ReplicationSubnetGroupIdentifier=group,
+         ReplicationSubnetGroupDescription="lab", SubnetIds=["subnet-0a1b2c3d", "subnet-0b1b2c3d"])
+    call(dms, "describe_replication_subnet_groups",
+         Filters=[{"Name": "replication-subnet-group-id", "Values": [group]}])
+    call(dms, "delete_replication_subnet_group", ReplicationSubnetGroupIdentifier=group)
     inst = call(dms, "create_replication_instance", ReplicationInstanceIdentifier=f"ri-{tag}",
                 ReplicationInstanceClass="dms.t3.medium", AllocatedStorage=50)
     inst_arn = inst["ReplicationInstance"]["ReplicationInstanceArn"]
