@@ -170,6 +170,14 @@ std::string EngineDisplayName(const std::string& engine) {
   return engine;
 }
 
+// The engines the engine's endpoint parsers accept (engine/task_config.cc), as
+// DescribeEndpointTypes lists them: (EngineName, EndpointType).
+constexpr std::pair<const char*, const char*> kSupportedEndpointTypes[] = {
+    {"s3", "source"},
+    {"postgres", "target"},
+    {"aurora-postgresql", "target"},
+    {"aurora-postgresql-serverless", "target"}};
+
 // Validates a CreateEndpoint-shaped input with the engine's parsers (the same code that runs the
 // task), and builds the Endpoint shape Describe returns. Never carries a password.
 Result<Json> EndpointDoc(const std::string& arn, const Json& input) {
@@ -407,6 +415,7 @@ Result<Json> DmsService::Impl::Call(std::string_view op, const Json& in, const C
   if (op == "ModifyReplicationInstance") return ModifyReplicationInstance(in);
   if (op == "DeleteReplicationInstance") return DeleteReplicationInstance(in);
   if (op == "RebootReplicationInstance") return RebootReplicationInstance(in);
+  if (op == "DescribeEndpointTypes") return DescribeEndpointTypes(in);
   if (op == "DescribeOrderableReplicationInstances") {
     return DescribeOrderableReplicationInstances(in);
   }
@@ -735,6 +744,25 @@ Result<Json> DmsService::Impl::CreateEndpoint(const Json& in, const CallContext&
   if (r->AffectedRows() == 0) return AlreadyExistsFault("Endpoint " + id + " already exists");
   RETURN_IF_ERROR(SaveTags(*conn, arn, in));
   return Json{{"Endpoint", doc}};
+}
+
+Result<Json> DmsService::Impl::DescribeEndpointTypes(const Json& in) {
+  ASSIGN_OR_RETURN(auto filters, ParseFilters(in, {"engine-name", "endpoint-type"}));
+  ASSIGN_OR_RETURN(Paging paging, ParsePaging(in));
+  std::vector<Json> items;
+  for (const auto& [engine, type] : kSupportedEndpointTypes) {
+    auto value_of = [&](std::string_view name) {
+      return std::vector<std::string>{name == "engine-name" ? engine : type};
+    };
+    if (!Matches(filters, value_of, /*case_insensitive_values=*/true)) continue;
+    items.push_back({{"EngineName", engine},
+                     // S3 sources replicate change files; targets apply changes.
+                     {"SupportsCDC", true},
+                     {"EndpointType", type},
+                     {"ReplicationInstanceEngineMinimumVersion", kEngineVersion},
+                     {"EngineDisplayName", EngineDisplayName(engine)}});
+  }
+  return Page(std::move(items), paging, "SupportedEndpointTypes");
 }
 
 Result<Json> DmsService::Impl::DescribeEndpoints(const Json& in) {

@@ -137,6 +137,7 @@ class DmsService::Impl {
   Result<Json> DescribeOrderableReplicationInstances(const Json& in);
   Result<Json> CreateEndpoint(const Json& in, const CallContext& ctx);
   Result<Json> DescribeEndpoints(const Json& in);
+  Result<Json> DescribeEndpointTypes(const Json& in);
   Result<Json> ModifyEndpoint(const Json& in);
   Result<Json> DeleteEndpoint(const Json& in);
   Result<Json> CreateReplicationTask(const Json& in, const CallContext& ctx);

@@ -890,6 +890,38 @@ TEST_F(DmsTest, TagsAreStoredListedRemovedAndGoWithTheirResource) {
   CheckShapes();
 }
 
+TEST_F(DmsTest, EndpointTypesAreTheEnginesOpendmsRuns) {
+  Json all = MustCall("DescribeEndpointTypes", Json::object());
+  std::vector<std::string> listed;
+  for (const Json& t : all["SupportedEndpointTypes"]) {
+    listed.push_back(t["EngineName"].get<std::string>() + "/" + t["EndpointType"].get<std::string>());
+    // Each one listed is one CreateEndpoint accepts.
+    Json in = {{"EndpointIdentifier", "probe"},
+               {"EndpointType", t["EndpointType"]},
+               {"EngineName", t["EngineName"]}};
+    if (t["EngineName"] == "s3") {
+      in["S3Settings"] = {{"BucketName", "landing"},
+                          {"ExternalTableDefinition", R"({"TableCount":"1","Tables":[{"TableName":"t","TablePath":"p/t/","TableOwner":"p","TableColumns":[{"ColumnName":"id","ColumnType":"INT4"}],"TableColumnsTotal":"1"}]})"}};
+    } else {
+      in.update({{"ServerName", "127.0.0.1"}, {"Port", 5432}, {"DatabaseName", "d"},
+                 {"Username", "u"}, {"Password", "p"}});
+    }
+    Json made = MustCall("CreateEndpoint", in);
+    MustCall("DeleteEndpoint", {{"EndpointArn", made["Endpoint"]["EndpointArn"]}});
+  }
+  EXPECT_EQ(listed, (std::vector<std::string>{"s3/source", "postgres/target",
+                                              "aurora-postgresql/target",
+                                              "aurora-postgresql-serverless/target"}));
+  Json targets = MustCall("DescribeEndpointTypes",
+                          {{"Filters", {{{"Name", "endpoint-type"}, {"Values", {"TARGET"}}},
+                                        {{"Name", "engine-name"}, {"Values", {"postgres"}}}}}});
+  ASSERT_EQ(targets["SupportedEndpointTypes"].size(), 1u) << targets.dump();
+  EXPECT_EQ(targets["SupportedEndpointTypes"][0]["EngineDisplayName"], "PostgreSQL");
+  EXPECT_EQ(ErrorOf("DescribeEndpointTypes", {{"Filters", {{{"Name", "engine"}, {"Values", {"x"}}}}}}),
+            "InvalidParameterValueException");
+  CheckShapes();
+}
+
 TEST_F(DmsTest, SubnetGroupsAreCheckedKeptTaggedAndShownOnTheirInstances) {
   // The catalog (jsonb) keeps members in its own order; clients see members, not their order.
   auto Unordered = [](const Json& j) { return nlohmann::json::parse(j.dump()); };
