@@ -286,14 +286,14 @@ Result<Target> ParseCopySource(std::string_view header) {
   return Target{std::string(path.substr(0, slash)), std::string(path.substr(slash + 1))};
 }
 
-Result<uint32_t> CopyBytes(ObjectReader& reader, ObjectWriter& writer) {
+Status CopyBytes(ObjectReader& reader, ObjectWriter& writer, uint32_t* crc32) {
   std::unique_ptr<char[]> buffer(new char[kCopyBufferSize]);
-  uint32_t crc = 0;
+  if (crc32 != nullptr) *crc32 = 0;
   while (true) {
     ASSIGN_OR_RETURN(size_t n, reader.Read(buffer.get(), kCopyBufferSize));
-    if (n == 0) return crc;
+    if (n == 0) return Status::Ok();
     std::string_view chunk(buffer.get(), n);
-    crc = Crc32(crc, chunk);
+    if (crc32 != nullptr) *crc32 = Crc32(*crc32, chunk);
     RETURN_IF_ERROR(writer.Write(chunk));
   }
 }
@@ -897,11 +897,13 @@ HttpResponse S3Handler::CopyObject(const HttpRequest& request, const Target& tar
   Result<std::unique_ptr<ObjectWriter>> writer =
       store_.OpenWriter(target.bucket, target.key, options);
   if (!writer.ok()) return Error(S3Error(writer.status(), target), request);
-  Result<uint32_t> crc = CopyBytes(**reader, **writer);
-  if (!crc.ok()) return Error(crc.status(), request);
   // A checksum recorded on the source is recorded on the copy, computed over the copied bytes
   // (a multipart source's composite value does not describe a single-part copy).
-  if (!from.checksum_crc32.empty()) (*writer)->SetChecksumCrc32(Crc32ToBase64(*crc));
+  const bool keep_crc = !from.checksum_crc32.empty();
+  uint32_t crc = 0;
+  Status copied = CopyBytes(**reader, **writer, keep_crc ? &crc : nullptr);
+  if (!copied.ok()) return Error(copied, request);
+  if (keep_crc) (*writer)->SetChecksumCrc32(Crc32ToBase64(crc));
   Result<ObjectInfo> info = (*writer)->Commit();
   if (!info.ok()) return Error(S3Error(info.status(), target), request);
   Written(target.bucket, target.key);

@@ -107,7 +107,9 @@ Result<Target> ParseCopySource(std::string_view header);
 std::unique_ptr<Exchange> WriteBodyExchange(
     std::unique_ptr<objectstore::ObjectWriter> writer, const HttpRequest& request,
     std::function<HttpResponse(objectstore::ObjectWriter&)> commit);
-// Copies a reader's bytes into a writer; returns the CRC32 of what was copied.
-Result<uint32_t> CopyBytes(objectstore::ObjectReader& reader, objectstore::ObjectWriter& writer);
+// Copies a reader's bytes into a writer; with `crc32`, also sets it to the CRC32 of what was
+// copied (computed only when asked: it costs a pass over every byte).
+Status CopyBytes(objectstore::ObjectReader& reader, objectstore::ObjectWriter& writer,
+                 uint32_t* crc32 = nullptr);
 
 }  // namespace opendms::api::s3

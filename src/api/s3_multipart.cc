@@ -246,9 +246,11 @@ HttpResponse S3Handler::UploadPartCopy(const HttpRequest& request, const Target&
   Result<std::unique_ptr<ObjectWriter>> writer =
       staging_->OpenWriter(kStagingBucket, PartKey(upload_id, *part_number));
   if (!writer.ok()) return Error(writer.status(), request);
-  Result<uint32_t> crc = CopyBytes(**reader, **writer);
-  if (!crc.ok()) return Error(crc.status(), request);
-  if (upload->checksum_algorithm == "CRC32") (*writer)->SetChecksumCrc32(Crc32ToBase64(*crc));
+  const bool keep_crc = upload->checksum_algorithm == "CRC32";
+  uint32_t crc = 0;
+  Status copied = CopyBytes(**reader, **writer, keep_crc ? &crc : nullptr);
+  if (!copied.ok()) return Error(copied, request);
+  if (keep_crc) (*writer)->SetChecksumCrc32(Crc32ToBase64(crc));
   Result<ObjectInfo> info = (*writer)->Commit();
   if (!info.ok()) return Error(info.status(), request);
   XmlWriter xml("CopyPartResult");
@@ -368,8 +370,9 @@ HttpResponse S3Handler::CompleteParsed(const HttpRequest& request, const Target&
   for (const ObjectInfo& part : staged) {
     Result<std::unique_ptr<ObjectReader>> reader = staging_->Get(kStagingBucket, part.key);
     if (!reader.ok()) return Error(reader.status(), request);
-    Result<uint32_t> copied = CopyBytes(**reader, **writer);
-    if (!copied.ok()) return Error(copied.status(), request);
+    // The parts' CRC32s were kept when they arrived; the composite is made from them.
+    Status copied = CopyBytes(**reader, **writer);
+    if (!copied.ok()) return Error(copied, request);
   }
   Result<ObjectInfo> info = (*writer)->Commit();
   if (!info.ok()) return Error(S3Error(info.status(), target), request);
