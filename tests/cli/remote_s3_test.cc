@@ -3,6 +3,7 @@
 // bucket and what S3 said (a missing bucket, a wrong secret key given directly or through a
 // secret, an endpoint nobody answers); and the objectstore conformance suite (objectstore_test's
 // S3Client tests) run against opendms's own S3 API.
+#include <chrono>
 #include <cstdlib>
 
 #include "cli/server_fixture.h"
@@ -60,8 +61,17 @@ class RemoteS3Source : public ServerTest {
         "dms create-replication-instance --replication-instance-identifier ri "
         "--replication-instance-class dms.t3.medium");
     const std::string arn = ri["ReplicationInstance"].value("ReplicationInstanceArn", "");
-    EXPECT_EQ(Aws("dms wait replication-instance-available --filters "
-                  "Name=replication-instance-arn,Values=" + arn).exit_code, 0);
+    // Polled rather than `aws dms wait`: the waiter sleeps 60 s after seeing "creating", and the
+    // instance is available about a second after its creation.
+    std::string status;
+    for (auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60);
+         status != "available" && std::chrono::steady_clock::now() < deadline;) {
+      Json d = AwsJson("dms describe-replication-instances --filters "
+                       "Name=replication-instance-arn,Values=" + arn);
+      if (!d.contains("ReplicationInstances") || d["ReplicationInstances"].empty()) break;
+      status = d["ReplicationInstances"][0].value("ReplicationInstanceStatus", "");
+    }
+    EXPECT_EQ(status, "available");
     return arn;
   }
 
