@@ -547,7 +547,7 @@ class CrashCli : public CliTest {
 // ---------------------------------------------------------------------------------------------
 
 TEST_F(CrashCli, SigkillAtRandomPointsAndResumeLosesAndDuplicatesNothing) {
-  MakeDataSet(/*objects=*/12, /*rows=*/8000, /*change_objects=*/160, /*changes=*/200);
+  MakeDataSet(/*objects=*/12, /*rows=*/8000, /*change_objects=*/240, /*changes=*/200);
   PutDataSet();
   const std::string id = "crash-task";
   // Runs use batch or transactional apply at random: each resumes the other's position.
@@ -602,8 +602,11 @@ TEST_F(CrashCli, SigkillAtRandomPointsAndResumeLosesAndDuplicatesNothing) {
     const bool after_progress = phase == kSwitch ? !wants_kills : stalled || !wants_kills;
     // The switch to CDC ends with the first change object applied, often within 50 ms of
     // connecting (and there is no way back into it): kill it almost at once.
+    // A run in CDC applies a change object every few milliseconds once it has started (about
+    // 0.05 s after connecting): a short delay, so that the change objects outlast the kills.
     const double delay = after_progress     ? gen_->Uniform(0.0, wants_kills ? 0.05 : 0.5)
                          : phase == kSwitch ? gen_->Uniform(0.0, 0.015)
+                         : phase == kCdc    ? gen_->Uniform(0.02, 0.12)
                                             : gen_->Uniform(0.02, 0.2);
     const bool fresh = before.tables_planned == 0 && !before.cdc_state;
     const int mode = static_cast<int>(gen_->Pick(2));  // batch or transactional apply
