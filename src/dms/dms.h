@@ -45,8 +45,11 @@ const InstanceClass* FindInstanceClass(std::string_view name);
 
 struct Options {
   // How long a resource stays in a transient status (creating, modifying, rebooting, deleting,
-  // moving) before it settles; long enough for waiters to see the transition.
-  int transition_millis = 1000;
+  // moving) before it settles: long enough for a client calling Describe right after the change
+  // to see the transient status, short enough that an `aws` CLI command (which takes more than
+  // half a second to start) always sees it settled, so `aws dms wait` never sleeps its first
+  // delay (60 s for replication-instance-available, 15 s for the task waiters).
+  int transition_millis = 300;
   // How often a running task's snapshot is written to the catalog.
   int publish_interval_millis = 1000;
   // CDC polls the change folder this often; NotifyObjectWritten wakes it in between.
