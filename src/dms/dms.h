@@ -50,6 +50,18 @@ struct Options {
   // half a second to start) always sees it settled, so `aws dms wait` never sleeps its first
   // delay (60 s for replication-instance-available, 15 s for the task waiters).
   int transition_millis = 300;
+  // The account's DMS quotas (DescribeAccountAttributes), AWS's defaults; each Create or Modify
+  // that would pass one is refused with ResourceQuotaExceededFault (StorageQuotaExceededFault
+  // for storage), as on AWS.
+  struct Quotas {
+    int64_t replication_instances = 60;
+    int64_t allocated_storage_gb = 30000;  // across all instances
+    int64_t replication_subnet_groups = 60;
+    int64_t subnets_per_replication_subnet_group = 60;
+    int64_t endpoints = 1000;
+    int64_t replication_tasks = 600;
+    int64_t endpoints_per_instance = 100;  // distinct endpoints of one instance's tasks
+  } quotas;
   // How often a running task's snapshot is written to the catalog.
   int publish_interval_millis = 1000;
   // CDC polls the change folder this often; NotifyObjectWritten wakes it in between.

@@ -146,6 +146,12 @@ Status InvalidParameter(std::string msg) {
   return Status::Aws(ErrorCode::kInvalidArgument, "InvalidParameterValueException",
                      std::move(msg));
 }
+Status QuotaExceededFault(std::string msg) {
+  return Status::Aws(ErrorCode::kInvalidArgument, "ResourceQuotaExceededFault", std::move(msg));
+}
+Status StorageQuotaFault(std::string msg) {
+  return Status::Aws(ErrorCode::kInvalidArgument, "StorageQuotaExceededFault", std::move(msg));
+}
 Status InvalidCombination(std::string msg) {
   return Status::Aws(ErrorCode::kInvalidArgument, "InvalidParameterCombinationException",
                      std::move(msg));

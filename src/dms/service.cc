@@ -2,6 +2,8 @@
 // AWS shapes. Long work (a task run, a connection test) is handed to runner.cc.
 #include <algorithm>
 #include <cctype>
+#include <cstdio>
+#include <iterator>
 #include <set>
 
 #include "dms/service_impl.h"
@@ -373,6 +375,16 @@ Result<std::vector<std::string>> ParseSubnetIds(const Json& in) {
   return ids;
 }
 
+Status CheckSubnetsPerGroup(const std::vector<std::string>& subnets, const Options::Quotas& q) {
+  if (static_cast<int64_t>(subnets.size()) <= q.subnets_per_replication_subnet_group) {
+    return Status::Ok();
+  }
+  return QuotaExceededFault("SubnetIds: " + std::to_string(subnets.size()) +
+                            " subnets pass the account's SubnetsPerReplicationSubnetGroup quota "
+                            "of " + std::to_string(q.subnets_per_replication_subnet_group) +
+                            " (see DescribeAccountAttributes)");
+}
+
 Json SubnetGroupDoc(const std::string& identifier, const std::string& description,
                     const std::vector<std::string>& subnet_ids, const std::string& region) {
   Json subnets = Json::array();
@@ -416,6 +428,7 @@ Result<Json> DmsService::Impl::Call(std::string_view op, const Json& in, const C
   if (op == "DeleteReplicationInstance") return DeleteReplicationInstance(in);
   if (op == "RebootReplicationInstance") return RebootReplicationInstance(in);
   if (op == "DescribeEndpointTypes") return DescribeEndpointTypes(in);
+  if (op == "DescribeAccountAttributes") return DescribeAccountAttributes(ctx);
   if (op == "DescribeOrderableReplicationInstances") {
     return DescribeOrderableReplicationInstances(in);
   }
@@ -448,6 +461,100 @@ Result<Json> DmsService::Impl::Call(std::string_view op, const Json& in, const C
   if (op == "ListTagsForResource") return ListTagsForResource(in);
   return Status::Aws(ErrorCode::kInvalidArgument, "UnknownOperationException",
                      "opendms does not implement DMS operation " + std::string(op));
+}
+
+// --- account quotas ---------------------------------------------------------------------------
+
+namespace {
+
+// The AccountQuotaNames, in the order AWS's sample response lists them.
+constexpr std::string_view kQuotaNames[] = {
+    "ReplicationInstances", "AllocatedStorage",  "ReplicationSubnetGroups",
+    "SubnetsPerReplicationSubnetGroup", "Endpoints", "ReplicationTasks", "EndpointsPerInstance"};
+
+std::vector<int64_t> QuotaMaxima(const Options::Quotas& q) {
+  return {q.replication_instances, q.allocated_storage_gb, q.replication_subnet_groups,
+          q.subnets_per_replication_subnet_group, q.endpoints, q.replication_tasks,
+          q.endpoints_per_instance};
+}
+
+// What each quota has used, in kQuotaNames' order, counted as AWS counts it: the per-group and
+// per-instance quotas show their largest group or instance.
+Result<std::vector<int64_t>> QuotaUsage(pg::Connection& conn) {
+  ASSIGN_OR_RETURN(
+      auto r,
+      conn.Query(
+          "SELECT (SELECT count(*) FROM dms.instances), "
+          "(SELECT coalesce(sum((doc->>'AllocatedStorage')::bigint), 0) FROM dms.instances), "
+          "(SELECT count(*) FROM dms.subnet_groups), "
+          "(SELECT coalesce(max(jsonb_array_length(doc->'Subnets')), 0) FROM dms.subnet_groups), "
+          "(SELECT count(*) FROM dms.endpoints), (SELECT count(*) FROM dms.tasks), "
+          "(SELECT coalesce(max(n), 0) FROM (SELECT count(DISTINCT e) AS n FROM dms.tasks, "
+          "LATERAL (VALUES (source_arn), (target_arn)) AS v(e) GROUP BY instance_arn) AS per)",
+          {}));
+  std::vector<int64_t> used;
+  for (int i = 0; i < static_cast<int>(std::size(kQuotaNames)); ++i) {
+    used.push_back(std::stoll(std::string(r.Get(0, i))));
+  }
+  return used;
+}
+
+// "c" and 11 digits, the same for an account and region on every call (FNV-1a of both).
+std::string UniqueAccountIdentifier(const CallContext& ctx) {
+  uint64_t h = 14695981039346656037ull;
+  for (char c : ctx.account_id + "/" + ctx.region) {
+    h = (h ^ static_cast<unsigned char>(c)) * 1099511628211ull;
+  }
+  char out[16];
+  std::snprintf(out, sizeof out, "c%011llu", static_cast<unsigned long long>(h % 100000000000ull));
+  return out;
+}
+
+}  // namespace
+
+Result<Json> DmsService::Impl::DescribeAccountAttributes(const CallContext& ctx) {
+  ASSIGN_OR_RETURN(auto conn, catalog_.Acquire());
+  ASSIGN_OR_RETURN(std::vector<int64_t> used, QuotaUsage(*conn));
+  const std::vector<int64_t> max = QuotaMaxima(options_.quotas);
+  Json quotas = Json::array();
+  for (size_t i = 0; i < used.size(); ++i) {
+    quotas.push_back({{"AccountQuotaName", kQuotaNames[i]}, {"Used", used[i]}, {"Max", max[i]}});
+  }
+  return Json{{"AccountQuotas", quotas}, {"UniqueAccountIdentifier", UniqueAccountIdentifier(ctx)}};
+}
+
+Status DmsService::Impl::CheckQuota(pg::Connection& conn, std::string_view quota, int64_t adding,
+                                    std::string_view what) {
+  const size_t i = std::find(std::begin(kQuotaNames), std::end(kQuotaNames), quota) -
+                   std::begin(kQuotaNames);
+  ASSIGN_OR_RETURN(std::vector<int64_t> used, QuotaUsage(conn));
+  const int64_t max = QuotaMaxima(options_.quotas).at(i);
+  if (adding <= 0 || used.at(i) + adding <= max) return Status::Ok();
+  std::string msg = std::string(what) + " would pass the account's " + std::string(quota) +
+                    " quota: " + std::to_string(used[i]) + " of " + std::to_string(max) +
+                    " used, " + std::to_string(adding) + " more asked for (see "
+                    "DescribeAccountAttributes)";
+  return quota == "AllocatedStorage" ? StorageQuotaFault(std::move(msg))
+                                     : QuotaExceededFault(std::move(msg));
+}
+
+Status DmsService::Impl::CheckEndpointsPerInstance(pg::Connection& conn,
+                                                   const std::string& instance_arn,
+                                                   const std::string& source_arn,
+                                                   const std::string& target_arn,
+                                                   const std::string& moving_task) {
+  ASSIGN_OR_RETURN(
+      auto r, conn.Query("SELECT count(DISTINCT e) FROM (SELECT source_arn AS e FROM dms.tasks "
+                         "WHERE instance_arn = $1 AND arn <> $4 UNION SELECT target_arn FROM "
+                         "dms.tasks WHERE instance_arn = $1 AND arn <> $4 UNION SELECT $2 UNION "
+                         "SELECT $3) AS used",
+                         {instance_arn, source_arn, target_arn, moving_task}));
+  const int64_t n = std::stoll(std::string(r.Get(0, 0)));
+  const int64_t max = options_.quotas.endpoints_per_instance;
+  if (n <= max) return Status::Ok();
+  return QuotaExceededFault("The replication instance's tasks would use " + std::to_string(n) +
+                            " endpoints, past the account's EndpointsPerInstance quota of " +
+                            std::to_string(max) + " (see DescribeAccountAttributes)");
 }
 
 // --- replication instances --------------------------------------------------------------------
@@ -528,6 +635,9 @@ Result<Json> DmsService::Impl::CreateReplicationInstance(const Json& in, const C
           doc["ReplicationSubnetGroup"]["Subnets"][0]["SubnetAvailabilityZone"]["Name"];
     }
   }
+  RETURN_IF_ERROR(CheckQuota(*conn, "ReplicationInstances", 1, "Replication instance " + id));
+  RETURN_IF_ERROR(CheckQuota(*conn, "AllocatedStorage", doc.value("AllocatedStorage", int64_t{0}),
+                             "The storage of replication instance " + id));
   auto r = conn->Query(
       "INSERT INTO dms.instances (arn, identifier, status, settle_at, settle_to, doc) VALUES "
       "($1, $2, 'creating', $3, 'available', $4) ON CONFLICT DO NOTHING",
@@ -586,6 +696,11 @@ Result<Json> DmsService::Impl::ModifyReplicationInstance(const Json& in) {
   if (new_id) {
     RETURN_IF_ERROR(ValidIdentifier(*new_id, "ReplicationInstanceIdentifier", 63));
     *new_id = ToLower(*new_id);
+  }
+  if (storage) {
+    RETURN_IF_ERROR(CheckQuota(*conn, "AllocatedStorage",
+                               *storage - rec.doc.value("AllocatedStorage", int64_t{0}),
+                               "The storage of replication instance " + rec.identifier));
   }
   // Changes that need the instance replaced wait for the maintenance window unless
   // ApplyImmediately; the rest apply at once, as on AWS.
@@ -736,6 +851,7 @@ Result<Json> DmsService::Impl::CreateEndpoint(const Json& in, const CallContext&
   input.erase("Tags");
   ASSIGN_OR_RETURN(Json sealed, SealInput(arn, input, Json::object()));
   ASSIGN_OR_RETURN(auto conn, catalog_.Acquire());
+  RETURN_IF_ERROR(CheckQuota(*conn, "Endpoints", 1, "Endpoint " + id));
   auto r = conn->Query(
       "INSERT INTO dms.endpoints (arn, identifier, doc, input, "
       "sealed_passwords) VALUES ($1, $2, $3, $4, $5) ON CONFLICT DO NOTHING",
@@ -879,6 +995,8 @@ Result<Json> DmsService::Impl::CreateReplicationTask(const Json& in, const CallC
     return InvalidStateFault("Replication instance " + instance.identifier + " is deleting");
   }
   RETURN_IF_ERROR(ParseTags(in, /*required=*/false).status());
+  RETURN_IF_ERROR(CheckQuota(*conn, "ReplicationTasks", 1, "Replication task " + id));
+  RETURN_IF_ERROR(CheckEndpointsPerInstance(*conn, instance_arn, source_arn, target_arn, ""));
   Json spec = in;
   spec.erase("Tags");
   spec.erase("ResourceIdentifier");
@@ -1147,6 +1265,8 @@ Result<Json> DmsService::Impl::MoveReplicationTask(const Json& in) {
     return InvalidParameter("Replication task " + rec.identifier + " is already on " +
                             instance.identifier);
   }
+  RETURN_IF_ERROR(CheckEndpointsPerInstance(*conn, target_instance, rec.source_arn,
+                                            rec.target_arn, rec.arn));
   const std::string settle_to = rec.status == "failed-move" ? "stopped" : rec.status;
   RETURN_IF_ERROR(conn->Query("UPDATE dms.tasks SET status = 'moving', settle_at = $2, "
                               "settle_to = $3, target_instance_arn = $4 WHERE arn = $1",
@@ -1285,9 +1405,11 @@ Result<Json> DmsService::Impl::CreateReplicationSubnetGroup(const Json& in,
                    RequiredString(in, "ReplicationSubnetGroupDescription"));
   ASSIGN_OR_RETURN(std::vector<std::string> subnets, ParseSubnetIds(in));
   RETURN_IF_ERROR(ParseTags(in, /*required=*/false).status());
+  RETURN_IF_ERROR(CheckSubnetsPerGroup(subnets, options_.quotas));
   const Json doc = SubnetGroupDoc(id, description, subnets, ctx.region);
   const std::string arn = "arn:aws:dms:" + ctx.region + ":" + ctx.account_id + ":subgrp:" + id;
   ASSIGN_OR_RETURN(auto conn, catalog_.Acquire());
+  RETURN_IF_ERROR(CheckQuota(*conn, "ReplicationSubnetGroups", 1, "Replication subnet group " + id));
   ASSIGN_OR_RETURN(auto r, conn->Query("INSERT INTO dms.subnet_groups (identifier, arn, doc) "
                                        "VALUES ($1, $2, $3) ON CONFLICT DO NOTHING",
                                        {id, arn, doc.dump()}));
@@ -1324,6 +1446,7 @@ Result<Json> DmsService::Impl::ModifyReplicationSubnetGroup(const Json& in,
   id = ToLower(id);
   ASSIGN_OR_RETURN(auto description, OptionalString(in, "ReplicationSubnetGroupDescription"));
   ASSIGN_OR_RETURN(std::vector<std::string> subnets, ParseSubnetIds(in));
+  RETURN_IF_ERROR(CheckSubnetsPerGroup(subnets, options_.quotas));
   ASSIGN_OR_RETURN(auto conn, catalog_.Acquire());
   ASSIGN_OR_RETURN(auto r, conn->Query("SELECT doc FROM dms.subnet_groups WHERE identifier = $1",
                                        {id}));

@@ -29,6 +29,8 @@ Status AlreadyExistsFault(std::string msg);    // ResourceAlreadyExistsFault
 Status InvalidStateFault(std::string msg);     // InvalidResourceStateFault
 Status InvalidParameter(std::string msg);      // InvalidParameterValueException
 Status InvalidCombination(std::string msg);    // InvalidParameterCombinationException
+Status QuotaExceededFault(std::string msg);    // ResourceQuotaExceededFault
+Status StorageQuotaFault(std::string msg);     // StorageQuotaExceededFault
 
 // A task row of dms.tasks.
 struct TaskRecord {
@@ -138,6 +140,16 @@ class DmsService::Impl {
   Result<Json> CreateEndpoint(const Json& in, const CallContext& ctx);
   Result<Json> DescribeEndpoints(const Json& in);
   Result<Json> DescribeEndpointTypes(const Json& in);
+  Result<Json> DescribeAccountAttributes(const CallContext& ctx);
+  // Refuses one more resource of `quota` (an AccountQuotaName) when `used + adding` would pass
+  // its maximum; `what` names the resource in the message.
+  Status CheckQuota(pg::Connection& conn, std::string_view quota, int64_t adding,
+                    std::string_view what);
+  // Refuses a task on `instance_arn` with these endpoints when the instance's tasks (other than
+  // `moving_task`) would then use more distinct endpoints than the quota allows.
+  Status CheckEndpointsPerInstance(pg::Connection& conn, const std::string& instance_arn,
+                                   const std::string& source_arn, const std::string& target_arn,
+                                   const std::string& moving_task);
   Result<Json> ModifyEndpoint(const Json& in);
   Result<Json> DeleteEndpoint(const Json& in);
   Result<Json> CreateReplicationTask(const Json& in, const CallContext& ctx);

@@ -3,6 +3,7 @@
 // against moto_server, and a kill -9 of the server in the middle of a running CDC task.
 #include <sys/stat.h>
 
+#include <map>
 #include <set>
 
 #include "cli/server_fixture.h"
@@ -66,6 +67,14 @@ TEST_F(LabE2ETest, TheLabMigratesFiveTablesWithTheAwsCli) {
   EXPECT_EQ(tasks["ReplicationTasks"][0]["StopReason"], "Stop Reason FULL_LOAD_ONLY_FINISHED");
   // The endpoint never echoes a password.
   EXPECT_EQ(Aws("dms describe-endpoints").output.find(params_.password), std::string::npos);
+  // The account's quotas count what the lab made: one instance, two endpoints, one task.
+  Json account = AwsJson("dms describe-account-attributes");
+  std::map<std::string, int64_t> used;
+  for (const Json& q : account["AccountQuotas"]) used[q["AccountQuotaName"]] = q["Used"];
+  EXPECT_EQ(used["ReplicationInstances"], 1) << account.dump();
+  EXPECT_EQ(used["Endpoints"], 2) << account.dump();
+  EXPECT_EQ(used["ReplicationTasks"], 1) << account.dump();
+  EXPECT_EQ(used["EndpointsPerInstance"], 2) << account.dump();
 
   // `opendms logs` reads the task's lines from the running server's catalog.
   ShellResult logs = Shell(std::string(OPENDMS_BINARY) + " logs lab-sales --data-dir " +

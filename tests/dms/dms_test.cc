@@ -11,6 +11,7 @@
 #include <filesystem>
 #include <deque>
 #include <fstream>
+#include <map>
 #include <regex>
 #include <thread>
 
@@ -1003,6 +1004,107 @@ TEST_F(DmsTest, SubnetGroupsAreCheckedKeptTaggedAndShownOnTheirInstances) {
             "ResourceNotFoundFault");
   EXPECT_EQ(MustCall("DescribeReplicationSubnetGroups", Json::object())["ReplicationSubnetGroups"],
             Json::array());
+  CheckShapes();
+}
+
+TEST_F(DmsTest, AccountQuotasCountTheResourcesAndRefuseOnePastTheirMaximum) {
+  options_.quotas = {.replication_instances = 2, .allocated_storage_gb = 120,
+                     .replication_subnet_groups = 1, .subnets_per_replication_subnet_group = 2,
+                     .endpoints = 3, .replication_tasks = 2, .endpoints_per_instance = 2};
+  NewService();
+  auto quotas = [&] {
+    Json r = MustCall("DescribeAccountAttributes", Json::object());
+    std::map<std::string, std::pair<int64_t, int64_t>> q;  // name -> (used, max)
+    for (const Json& a : r["AccountQuotas"]) {
+      q[a["AccountQuotaName"]] = {a["Used"].get<int64_t>(), a["Max"].get<int64_t>()};
+    }
+    return std::pair{q, r.value("UniqueAccountIdentifier", "")};
+  };
+  using Quotas = std::map<std::string, std::pair<int64_t, int64_t>>;
+  const auto [fresh, account] = quotas();
+  EXPECT_EQ(fresh, (Quotas{{"ReplicationInstances", {0, 2}},
+                           {"AllocatedStorage", {0, 120}},
+                           {"ReplicationSubnetGroups", {0, 1}},
+                           {"SubnetsPerReplicationSubnetGroup", {0, 2}},
+                           {"Endpoints", {0, 3}},
+                           {"ReplicationTasks", {0, 2}},
+                           {"EndpointsPerInstance", {0, 2}}}));
+  EXPECT_TRUE(std::regex_match(account, std::regex("c[0-9]{11}"))) << account;
+
+  // Instances and their storage (50 GB when not given).
+  instance_ = CreateInstance("rep-1");
+  auto instance = [&](const std::string& id, int storage) {
+    return ErrorOf("CreateReplicationInstance", {{"ReplicationInstanceIdentifier", id},
+                                                 {"ReplicationInstanceClass", "dms.t3.micro"},
+                                                 {"AllocatedStorage", storage}});
+  };
+  EXPECT_EQ(instance("rep-2", 100), "StorageQuotaExceededFault");  // 50 + 100 > 120
+  EXPECT_EQ(instance("rep-2", 60), "ok");
+  EXPECT_EQ(instance("rep-3", 5), "ResourceQuotaExceededFault");
+  Json listed = MustCall("DescribeReplicationInstances",
+                         {{"Filters", {{{"Name", "replication-instance-id"}, {"Values", {"rep-2"}}}}}});
+  const std::string rep2 = listed["ReplicationInstances"][0]["ReplicationInstanceArn"];
+  WaitInstanceAvailable(instance_);
+  WaitInstanceAvailable(rep2);
+  EXPECT_EQ(ErrorOf("ModifyReplicationInstance", {{"ReplicationInstanceArn", rep2},
+                                                  {"AllocatedStorage", 80},
+                                                  {"ApplyImmediately", true}}),
+            "StorageQuotaExceededFault");
+  EXPECT_EQ(ErrorOf("ModifyReplicationInstance", {{"ReplicationInstanceArn", rep2},
+                                                  {"AllocatedStorage", 70},
+                                                  {"ApplyImmediately", true}}),
+            "ok");
+
+  // Subnet groups and their subnets.
+  auto group = [&](const char* op, const std::string& id, const Json& subnets) {
+    Json in = {{"ReplicationSubnetGroupIdentifier", id}, {"SubnetIds", subnets}};
+    if (std::string_view(op) == "CreateReplicationSubnetGroup") {
+      in["ReplicationSubnetGroupDescription"] = "d";
+    }
+    return ErrorOf(op, in);
+  };
+  const Json two = {"subnet-0a1b2c3d", "subnet-0b1b2c3d"};
+  const Json three = {"subnet-0a1b2c3d", "subnet-0b1b2c3d", "subnet-0c1b2c3d"};
+  EXPECT_EQ(group("CreateReplicationSubnetGroup", "g1", three), "ResourceQuotaExceededFault");
+  EXPECT_EQ(group("CreateReplicationSubnetGroup", "g1", two), "ok");
+  EXPECT_EQ(group("CreateReplicationSubnetGroup", "g2", two), "ResourceQuotaExceededFault");
+  EXPECT_EQ(group("ModifyReplicationSubnetGroup", "g1", three), "ResourceQuotaExceededFault");
+
+  // Endpoints, tasks, and the endpoints one instance's tasks use.
+  source_ = CreateSource();
+  target_ = CreateTarget();
+  const std::string other_target =
+      MustCall("CreateEndpoint", TargetInput("other-target"))["Endpoint"]["EndpointArn"];
+  EXPECT_EQ(ErrorOf("CreateEndpoint", TargetInput("fourth")), "ResourceQuotaExceededFault");
+  const std::string first = CreateTask("task.json", "first");
+  target_ = other_target;
+  Json in = ReadJson(std::string(OPENDMS_SOURCE_DIR) + "/examples/full-load/task.json");
+  in["ReplicationTaskIdentifier"] = "second";
+  in["SourceEndpointArn"] = source_;
+  in["TargetEndpointArn"] = other_target;
+  in["ReplicationInstanceArn"] = instance_;  // would make rep-1's tasks use 3 endpoints
+  EXPECT_EQ(ErrorOf("CreateReplicationTask", in), "ResourceQuotaExceededFault");
+  const std::string rep1 = instance_;
+  instance_ = rep2;
+  const std::string second = CreateTask("task.json", "second", nullptr, "sales_b");
+  in["ReplicationTaskIdentifier"] = "third";
+  EXPECT_EQ(ErrorOf("CreateReplicationTask", in), "ResourceQuotaExceededFault");
+  WaitTask(second, "ready", 10);
+  // Moved to rep-1, it would make rep-1's tasks use 3 endpoints.
+  EXPECT_EQ(ErrorOf("MoveReplicationTask",
+                    {{"ReplicationTaskArn", second}, {"TargetReplicationInstanceArn", rep1}}),
+            "ResourceQuotaExceededFault");
+  WaitTask(first, "ready", 10);
+
+  const auto [used, same_account] = quotas();
+  EXPECT_EQ(used, (Quotas{{"ReplicationInstances", {2, 2}},
+                          {"AllocatedStorage", {120, 120}},
+                          {"ReplicationSubnetGroups", {1, 1}},
+                          {"SubnetsPerReplicationSubnetGroup", {2, 2}},
+                          {"Endpoints", {3, 3}},
+                          {"ReplicationTasks", {2, 2}},
+                          {"EndpointsPerInstance", {2, 2}}}));
+  EXPECT_EQ(same_account, account);
   CheckShapes();
 }
 
