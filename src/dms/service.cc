@@ -635,6 +635,7 @@ Result<Json> DmsService::Impl::CreateReplicationInstance(const Json& in, const C
           doc["ReplicationSubnetGroup"]["Subnets"][0]["SubnetAvailabilityZone"]["Name"];
     }
   }
+  std::lock_guard quota_lock(quota_mu_);
   RETURN_IF_ERROR(CheckQuota(*conn, "ReplicationInstances", 1, "Replication instance " + id));
   RETURN_IF_ERROR(CheckQuota(*conn, "AllocatedStorage", doc.value("AllocatedStorage", int64_t{0}),
                              "The storage of replication instance " + id));
@@ -697,7 +698,9 @@ Result<Json> DmsService::Impl::ModifyReplicationInstance(const Json& in) {
     RETURN_IF_ERROR(ValidIdentifier(*new_id, "ReplicationInstanceIdentifier", 63));
     *new_id = ToLower(*new_id);
   }
+  std::unique_lock quota_lock(quota_mu_, std::defer_lock);
   if (storage) {
+    quota_lock.lock();
     RETURN_IF_ERROR(CheckQuota(*conn, "AllocatedStorage",
                                *storage - rec.doc.value("AllocatedStorage", int64_t{0}),
                                "The storage of replication instance " + rec.identifier));
@@ -851,6 +854,7 @@ Result<Json> DmsService::Impl::CreateEndpoint(const Json& in, const CallContext&
   input.erase("Tags");
   ASSIGN_OR_RETURN(Json sealed, SealInput(arn, input, Json::object()));
   ASSIGN_OR_RETURN(auto conn, catalog_.Acquire());
+  std::lock_guard quota_lock(quota_mu_);
   RETURN_IF_ERROR(CheckQuota(*conn, "Endpoints", 1, "Endpoint " + id));
   auto r = conn->Query(
       "INSERT INTO dms.endpoints (arn, identifier, doc, input, "
@@ -995,6 +999,7 @@ Result<Json> DmsService::Impl::CreateReplicationTask(const Json& in, const CallC
     return InvalidStateFault("Replication instance " + instance.identifier + " is deleting");
   }
   RETURN_IF_ERROR(ParseTags(in, /*required=*/false).status());
+  std::lock_guard quota_lock(quota_mu_);
   RETURN_IF_ERROR(CheckQuota(*conn, "ReplicationTasks", 1, "Replication task " + id));
   RETURN_IF_ERROR(CheckEndpointsPerInstance(*conn, instance_arn, source_arn, target_arn, ""));
   Json spec = in;
@@ -1265,6 +1270,7 @@ Result<Json> DmsService::Impl::MoveReplicationTask(const Json& in) {
     return InvalidParameter("Replication task " + rec.identifier + " is already on " +
                             instance.identifier);
   }
+  std::lock_guard quota_lock(quota_mu_);
   RETURN_IF_ERROR(CheckEndpointsPerInstance(*conn, target_instance, rec.source_arn,
                                             rec.target_arn, rec.arn));
   const std::string settle_to = rec.status == "failed-move" ? "stopped" : rec.status;
@@ -1409,6 +1415,7 @@ Result<Json> DmsService::Impl::CreateReplicationSubnetGroup(const Json& in,
   const Json doc = SubnetGroupDoc(id, description, subnets, ctx.region);
   const std::string arn = "arn:aws:dms:" + ctx.region + ":" + ctx.account_id + ":subgrp:" + id;
   ASSIGN_OR_RETURN(auto conn, catalog_.Acquire());
+  std::lock_guard quota_lock(quota_mu_);
   RETURN_IF_ERROR(CheckQuota(*conn, "ReplicationSubnetGroups", 1, "Replication subnet group " + id));
   ASSIGN_OR_RETURN(auto r, conn->Query("INSERT INTO dms.subnet_groups (identifier, arn, doc) "
                                        "VALUES ($1, $2, $3) ON CONFLICT DO NOTHING",

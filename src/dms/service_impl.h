@@ -242,6 +242,9 @@ class DmsService::Impl {
   SecretResolver resolver_;
   const Options options_;
 
+  // Held from a quota check through the write it allows, so that two calls cannot both take
+  // the last unit of a quota.
+  std::mutex quota_mu_;
   std::mutex mu_;
   std::condition_variable cv_;  // slots freed, runs finished, monitor wake-up
   // By task ARN; guarded by mu_. Shared: the monitor publishes a run outside mu_ while Launch
