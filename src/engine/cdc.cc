@@ -1361,6 +1361,9 @@ Result<CdcRun::ReloadEnd> CdcRun::ReplayChanges(size_t t, std::string* message) 
   RETURN_IF_ERROR(conn_->Execute("SET LOCAL synchronous_commit = on; COMMIT"));
   replay_table_.reset();
   ResetBatch();
+  env_.shared.UpdateTable(t, [](TableStatistics& s) {
+    s.table_state = std::string(kTableCompleted);
+  });
   const TableStatistics stats = env_.shared.Tables()[t];
   TaskLog(env_, LogComponent::kTargetApply, LogSeverity::kInfo,
           "table {} reloaded: {} rows loaded, then {} changes from {} change objects "

@@ -117,6 +117,8 @@ struct RunOptions {
 inline constexpr std::string_view kTableBeforeLoad = "Before load";
 inline constexpr std::string_view kTableFullLoad = "Full load";
 inline constexpr std::string_view kTableCompleted = "Table completed";
+// From a ReloadTables request until the table is loaded and its changes applied again.
+inline constexpr std::string_view kTableBeingReloaded = "Table is being reloaded";
 inline constexpr std::string_view kTableCancelled = "Table cancelled";
 inline constexpr std::string_view kTableError = "Table error";
 
@@ -206,12 +208,14 @@ class ReplicationTask {
   TaskSnapshot Snapshot() const;
   // DMS's ReloadTables (data-reload): queues the tables' reload, which the task performs at its
   // next commit boundary — during change processing, between change objects; requested during
-  // the full load, once the full load phase is over. Each table is emptied (TRUNCATE, whatever
-  // the TargetTablePrepMode), loaded again from its table folder, and the change objects the
-  // task has applied so far are applied to it again, so it ends as if loaded and changed
-  // without a break (docs/cdc.md, "Reloading tables"). Survives crashes: a reload interrupted
+  // the full load, once the full load phase is over. Each table is prepared as the
+  // TargetTablePrepMode says (as DMS does: DO_NOTHING leaves its rows), loaded again from its
+  // table folder, and the change objects the task has applied so far are applied to it again,
+  // so it ends as if loaded and changed without a break (docs/cdc.md, "Reloading tables");
+  // TableState is "Table is being reloaded" meanwhile. Survives crashes: a reload interrupted
   // is finished by resume-processing. InvalidArgument names the tables the task does not
-  // migrate; InvalidState when the task is not running. Thread-safe.
+  // migrate, or more than 10 tables (DMS's limit); InvalidState when the task is not running or
+  // is a cdc task (DMS reloads full-load and full-load-and-cdc tasks only). Thread-safe.
   Status ReloadTables(const std::vector<TableToReload>& tables);
 
   class Impl;

@@ -646,7 +646,8 @@ TableOutcome TableLoad::Finish(TableOutcome outcome, std::string msg, std::strin
     case TableOutcome::kCompleted:
       if (last_slice_) {
         env_.shared.UpdateTable(request_.index, [&](TableStatistics& s) {
-          s.table_state = std::string(kTableCompleted);
+          // A reload is complete once its changes are applied again: the caller says so.
+          if (!request_.reload) s.table_state = std::string(kTableCompleted);
           s.full_load_end = Clock::Now();
           s.bytes_read = s.bytes_total;
         });
@@ -727,7 +728,9 @@ TableOutcome TableLoad::Run(std::string* message) {
   checkpoint_.full_load_start = started;
   if (request_.table->abandoned()) return Finish(TableOutcome::kAbandoned, "", message);
   env_.shared.UpdateTable(request_.index, [&](TableStatistics& s) {
-    if (s.table_state != kTableError) s.table_state = std::string(kTableFullLoad);
+    if (s.table_state != kTableError) {
+      s.table_state = std::string(request_.reload ? kTableBeingReloaded : kTableFullLoad);
+    }
     if (!s.full_load_start || *s.full_load_start > started) s.full_load_start = started;
   });
 

@@ -69,17 +69,19 @@ TableOutcome ReloadTableData(const LoadEnvironment& env, pg::Connection& conn, s
             slice->rows_loaded, slice->table_state);
   } else {
     TableCheckpoint plan;
-    // A cdc task never loads its table folders: its reload is the emptying and the changes.
+    // A cdc task (modified to cdc with a reload recorded) never loads its table folders: its
+    // reload is the preparing and the changes.
     plan.table_state = load_objects ? "loading" : "completed";
     if (!load_objects) plan.full_load_start = plan.full_load_end = Clock::Now();
     plan.plan_objects = static_cast<int64_t>(objects.size());
     plan.plan_digest = digest;
     plan.slice_objects = plan.plan_objects;
     plan.done_digest = ObjectsDigest(objects, 0, 0);
-    // DMS truncates a reloaded table whatever the TargetTablePrepMode; a missing table is
-    // created as the full load would.
-    const std::string prepare = PrepareTableSql(table, TargetTablePrepMode::kTruncateBeforeLoad,
-                                                /*with_primary_key=*/true);
+    // DMS applies the TargetTablePrepMode before reloading (DO_NOTHING leaves the rows: "you
+    // must manually truncate the table first"); a missing table is created as the full load
+    // would.
+    const TargetTablePrepMode mode = env.definition.task.settings.prep_mode;
+    const std::string prepare = PrepareTableSql(table, mode, /*with_primary_key=*/true);
     Status st = conn.Execute("BEGIN;\n" + prepare);
     if (st.ok()) st = DeleteTableCheckpoints(conn, env.control_schema, env.task_name, key);
     if (st.ok()) st = DeleteRejectedRows(conn, env.control_schema, env.task_name, key);
@@ -90,11 +92,23 @@ TableOutcome ReloadTableData(const LoadEnvironment& env, pg::Connection& conn, s
       (void)conn.Execute("ROLLBACK");
       return fail(pg::IsTransientError(st) || !conn.IsHealthy() ? TableOutcome::kRecoverable
                                                                 : TableOutcome::kTableError,
-                  "emptying it (TRUNCATE): " + st.message());
+                  "preparing it (" + std::string(TargetTablePrepModeName(mode)) +
+                      "): " + st.message());
+    }
+    if (mode == TargetTablePrepMode::kDoNothing) {
+      auto kept = conn.Query("SELECT EXISTS (SELECT 1 FROM " +
+                             pg::QualifiedName(table.target_schema, table.target_table) + ")");
+      if (kept.ok() && kept->Get(0, 0) == "t") {
+        TaskLog(env, LogComponent::kTargetLoad, LogSeverity::kWarning,
+                "table {} keeps its rows for its reload (TargetTablePrepMode DO_NOTHING: as "
+                "DMS, opendms does not empty it; truncate it first): rows loaded again may "
+                "duplicate them or conflict with its primary key",
+                table_name);
+      }
     }
     TaskLog(env, LogComponent::kTargetLoad, LogSeverity::kInfo,
-            "table {} emptied for its reload: loading {} objects ({} bytes) again", table_name,
-            objects.size(), bytes_total);
+            "table {} prepared for its reload ({}): loading {} objects ({} bytes) again",
+            table_name, TargetTablePrepModeName(mode), objects.size(), bytes_total);
     slice = plan;
   }
 
@@ -105,7 +119,7 @@ TableOutcome ReloadTableData(const LoadEnvironment& env, pg::Connection& conn, s
   }
   const bool completed = c.table_state == "completed";
   env.shared.UpdateTable(index, [&](TableStatistics& s) {
-    s.table_state = std::string(completed ? kTableCompleted : kTableBeforeLoad);
+    s.table_state = std::string(kTableBeingReloaded);  // until its changes are applied again
     s.full_load_reloaded = true;
     s.full_load_rows = c.rows_loaded;
     s.full_load_error_rows = c.rows_rejected;

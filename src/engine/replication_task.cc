@@ -362,6 +362,15 @@ Result<pg::Connection> ReplicationTask::Impl::Connect() const {
 
 Status ReplicationTask::Impl::ReloadTables(const std::vector<TableToReload>& tables) {
   if (tables.empty()) return Status::InvalidArgument("TablesToReload must name at least one table");
+  if (tables.size() > 10) {
+    return Status::InvalidArgument("TablesToReload names " + std::to_string(tables.size()) +
+                                   " tables; DMS reloads at most 10 at a time");
+  }
+  if (def_.task.migration_type == MigrationType::kCdc) {
+    return Status::InvalidState("task " + def_.task.identifier +
+                                " is a cdc task: DMS reloads tables of full-load and "
+                                "full-load-and-cdc tasks only (it has no full load to repeat)");
+  }
   std::vector<size_t> indexes;
   std::string unknown;
   for (const TableToReload& want : tables) {
@@ -401,8 +410,9 @@ Status ReplicationTask::Impl::ReloadTables(const std::vector<TableToReload>& tab
       TaskLog(options_, def_.task.identifier, LogComponent::kTaskManager, LogSeverity::kInfo,
               "reload of table {}.{} requested", t.source_schema, t.source_table);
       shared_.RequestReload(i);
+      // A table still in the full load finishes it first, and shows it meanwhile.
       shared_.UpdateTable(i, [](TableStatistics& s) {
-        if (s.table_state != kTableFullLoad) s.table_state = std::string(kTableBeforeLoad);
+        if (s.table_state != kTableFullLoad) s.table_state = std::string(kTableBeingReloaded);
       });
     }
   }
@@ -455,6 +465,9 @@ void ReplicationTask::Impl::ReloadAfterFullLoad() {
           shared_.Fail("reloading " + t.target_schema + "." + t.target_table + ": " + st.message());
           return;
         }
+        shared_.UpdateTable(i, [](TableStatistics& s) {
+          s.table_state = std::string(kTableCompleted);
+        });
         TaskLog(options_, def_.task.identifier, LogComponent::kTargetLoad, LogSeverity::kInfo,
                 "table {}.{} reloaded: {} rows loaded", t.target_schema, t.target_table,
                 shared_.Tables()[i].full_load_rows);

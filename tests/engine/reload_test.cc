@@ -6,6 +6,7 @@
 
 #include <chrono>
 #include <functional>
+#include <mutex>
 #include <thread>
 
 #include "engine_fixture.h"
@@ -31,7 +32,7 @@ class Reload : public EngineTest, public ::testing::WithParamInterface<bool> {
   Json FlcTask() const {
     Json settings;
     settings["TargetMetadata"]["BatchApplyEnabled"] = GetParam();
-    settings["FullLoadSettings"]["TargetTablePrepMode"] = "DROP_AND_CREATE";
+    settings["FullLoadSettings"]["TargetTablePrepMode"] = prep_mode_;
     settings["FullLoadSettings"]["CommitRate"] = 500;
     return Task(IncludeAll(), settings, "reload-task", type_);
   }
@@ -47,6 +48,11 @@ class Reload : public EngineTest, public ::testing::WithParamInterface<bool> {
     options.cdc_poll_interval_ms = 10;
     options.cdc_audit_interval_ms = 50;
     options.wake = std::make_shared<WakeSignal>();
+    options.log_sink = [this](LogComponent c, LogSeverity sev, std::string_view message) {
+      std::lock_guard lock(log_mu_);
+      log_ += std::string(LogComponentName(c)) + " " + LogSeverityLetter(sev) + ": " +
+              std::string(message) + "\n";
+    };
     task_ = std::make_unique<ReplicationTask>(definition_, store, options);
     runner_ = std::thread([this] {
       auto r = task_->Run();
@@ -82,7 +88,15 @@ class Reload : public EngineTest, public ::testing::WithParamInterface<bool> {
   }
   std::string Reloads() { return Scalar("SELECT count(*) FROM public.opendms_table_reloads"); }
 
+  std::string Log() {
+    std::lock_guard lock(log_mu_);
+    return log_;
+  }
+
   std::string type_ = "full-load-and-cdc";
+  std::string prep_mode_ = "DROP_AND_CREATE";
+  std::mutex log_mu_;
+  std::string log_;  // guarded by log_mu_
   std::unique_ptr<ReplicationTask> task_;
   std::thread runner_;
   TaskSnapshot result_;
@@ -225,23 +239,56 @@ TEST_P(Reload, AnInterruptedLoadContinuesFromItsCheckpointOnResume) {
   EXPECT_EQ(Stats(s, "orders")->full_load_rows, 3000);
 }
 
-TEST_P(Reload, ACdcTaskEmptiesTheTableAndAppliesItsChangesAgain) {
-  type_ = "cdc";  // no full load: the table folders are never loaded
+TEST_P(Reload, ACdcTaskAndMoreThanTenTablesAreRefusedAsDmsRefusesThem) {
+  type_ = "cdc";  // no full load to repeat
   Start(*store_);
   ASSERT_TRUE(WaitFor([](const TaskSnapshot& s) { return s.cdc.objects_applied == 2; }));
-  // Without a full load, the updates and the delete of CDC0001/CDC0002 find no row.
-  ASSERT_EQ(Orders(), "4:di:4.00:2024-01-04");
-  ASSERT_TRUE(conn().Execute("INSERT INTO public.orders VALUES (99, 'junk', 0)").ok());
-  ASSERT_TRUE(task_->ReloadTables({{"public", "orders"}}).ok());
-  ASSERT_TRUE(WaitFor([this](const TaskSnapshot& s) {
-    return Stats(s, "orders")->full_load_reloaded && Reloads() == "0";
-  })) << task_->Snapshot().last_failure_message;
+  Status cdc = task_->ReloadTables({{"public", "orders"}});
+  EXPECT_TRUE(cdc.IsInvalidState()) << cdc.ToString();
+  EXPECT_NE(cdc.message().find("cdc task"), std::string::npos) << cdc.message();
+  std::vector<TableToReload> eleven(11, TableToReload{"public", "orders"});
+  Status many = task_->ReloadTables(eleven);
+  EXPECT_TRUE(many.IsInvalidArgument()) << many.ToString();
+  EXPECT_NE(many.message().find("at most 10"), std::string::npos) << many.message();
   TaskSnapshot s = Stop();
   ASSERT_EQ(s.status, "stopped") << s.last_failure_message;
-  EXPECT_EQ(Orders(), "4:di:4.00:2024-01-04");
-  EXPECT_EQ(Notes(), "3:three");
-  EXPECT_EQ(Stats(s, "orders")->full_load_rows, 0);
-  EXPECT_EQ(Stats(s, "orders")->table_state, "Table completed");
+  EXPECT_FALSE(Stats(s, "orders")->full_load_reloaded);
+  EXPECT_EQ(Reloads(), "0");
+}
+
+// DMS applies the TargetTablePrepMode before a reload: with DO_NOTHING the table keeps its rows
+// ("you must manually truncate the table first"), and the task log says so.
+TEST_P(Reload, WithDoNothingTheTableKeepsItsRowsAndTheLogSaysSo) {
+  prep_mode_ = "DO_NOTHING";
+  Start(*store_);
+  ASSERT_TRUE(WaitFor([](const TaskSnapshot& s) { return s.cdc.objects_applied == 2; }));
+  ASSERT_EQ(Orders(), "1:ann2:1.50:- 2:bob:2.50:- 4:di:4.00:2024-01-04");
+  // Truncated by hand, as the guide says, then a row of someone else's: the reload keeps it.
+  ASSERT_TRUE(conn()
+                  .Execute("TRUNCATE public.orders; "
+                           "INSERT INTO public.orders VALUES (99, 'kept', 0)")
+                  .ok());
+  ASSERT_TRUE(task_->ReloadTables({{"public", "orders"}}).ok());
+  ASSERT_TRUE(WaitFor([this](const TaskSnapshot& s) {
+    return Stats(s, "orders")->full_load_reloaded &&
+           Stats(s, "orders")->table_state == "Table completed" && Reloads() == "0";
+  })) << task_->Snapshot().last_failure_message;
+  EXPECT_EQ(Orders(), "1:ann2:1.50:- 2:bob:2.50:- 4:di:4.00:2024-01-04 99:kept:0.00:-");
+  EXPECT_NE(Log().find("TARGET_LOAD W: table public.orders keeps its rows for its reload "
+                       "(TargetTablePrepMode DO_NOTHING"),
+            std::string::npos)
+      << Log();
+  EXPECT_NE(Log().find("prepared for its reload (DO_NOTHING)"), std::string::npos) << Log();
+
+  // Not truncated: the rows loaded again meet the rows still there.
+  ASSERT_TRUE(task_->ReloadTables({{"public", "orders"}}).ok());
+  ASSERT_TRUE(WaitFor([this](const TaskSnapshot& s) {
+    return Stats(s, "orders")->table_state == "Table error";
+  })) << task_->Snapshot().last_failure_message;
+  TaskSnapshot s = Stop();
+  EXPECT_NE(Stats(s, "orders")->error_message.find("duplicate key"), std::string::npos)
+      << Stats(s, "orders")->error_message;
+  EXPECT_EQ(Stats(s, "notes")->table_state, "Table completed");  // the other table goes on
 }
 
 TEST_P(Reload, AFullLoadTaskReloadsOnceItsFullLoadIsOver) {
@@ -262,6 +309,10 @@ TEST_P(Reload, AFullLoadTaskReloadsOnceItsFullLoadIsOver) {
   // Listed after the full load listed the folder: only the reload sees it.
   Put("public/orders/LOAD2.csv", "5000,late,1.00,\n");
   ASSERT_TRUE(task_->ReloadTables({{"public", "orders"}}).ok());
+  // Once the full load is over, the table shows its reload until it is done.
+  EXPECT_TRUE(WaitFor([this](const TaskSnapshot& s) {
+    return Stats(s, "orders")->table_state == "Table is being reloaded" && Reloads() == "1";
+  })) << task_->Snapshot().last_failure_message;
   runner_.join();
   ASSERT_EQ(result_.status, "stopped") << result_.last_failure_message;
   EXPECT_EQ(result_.stop_reason, "Stop Reason FULL_LOAD_ONLY_FINISHED");
