@@ -164,6 +164,53 @@ std::string LogLine(std::string_view component, char severity, std::string_view 
   return iso.substr(0, 19) + " [" + name + "]" + severity + ":  " + std::string(message);
 }
 
+namespace {
+int SeverityRank(char severity) {
+  switch (severity) {
+    case 'E': return 0;
+    case 'W': return 1;
+    case 'I': return 2;
+    default: return 3;  // D
+  }
+}
+}  // namespace
+
+LogFilter::LogFilter(const Json& settings_document) {
+  const Json* components = nullptr;
+  if (auto l = settings_document.find("Logging"); l != settings_document.end() && l->is_object()) {
+    if (auto c = l->find("LogComponents"); c != l->end() && c->is_array()) components = &*c;
+  }
+  if (components == nullptr) return;
+  for (const Json& c : *components) {
+    if (!c.is_object()) continue;
+    const std::string id = c.value("Id", "");
+    const std::string severity = c.value("Severity", "");
+    level_[id] = severity == "LOGGER_SEVERITY_ERROR"     ? 0
+                 : severity == "LOGGER_SEVERITY_WARNING" ? 1
+                 : severity == "LOGGER_SEVERITY_DEBUG" ||
+                         severity == "LOGGER_SEVERITY_DETAILED_DEBUG"
+                     ? 3
+                     : 2;
+  }
+}
+
+bool LogFilter::Keeps(std::string_view component, char severity) const {
+  auto it = level_.find(component);
+  return SeverityRank(severity) <= (it == level_.end() ? 2 : it->second);
+}
+
+bool LogFilter::KeepsLine(std::string_view line) const {
+  // "2026-11-30T08:13:05 [TASK_MANAGER   ]I:  message"
+  const size_t open = line.find(" [");
+  const size_t close = line.find(']', open == std::string_view::npos ? 0 : open);
+  if (open == std::string_view::npos || close == std::string_view::npos || close + 1 >= line.size()) {
+    return true;
+  }
+  std::string_view component = line.substr(open + 2, close - open - 2);
+  while (!component.empty() && component.back() == ' ') component.remove_suffix(1);
+  return Keeps(component, line[close + 1]);
+}
+
 Status DmsService::Impl::Migrate() {
   RETURN_IF_ERROR(catalog_.Migrate("dms", Migrations()));
   if (options_.master_key == nullptr) return Status::Ok();  // a reader (opendms logs)
@@ -394,8 +441,16 @@ Status DmsService::Impl::SaveTaskRun(pg::Connection& conn, const std::string& ar
 Status DmsService::Impl::AppendLog(pg::Connection& conn, const std::string& task_arn,
                                    const std::vector<std::string>& lines) {
   if (lines.empty()) return Status::Ok();
+  // The task's Logging.LogComponents decide which lines it keeps.
+  ASSIGN_OR_RETURN(auto settings, conn.Query("SELECT settings_document FROM dms.tasks WHERE "
+                                             "arn = $1",
+                                             {task_arn}));
+  const LogFilter filter(settings.rows() > 0 ? Json::parse(settings.Get(0, 0)) : Json::object());
   Json array = Json::array();
-  for (const std::string& l : lines) array.push_back(l);
+  for (const std::string& l : lines) {
+    if (filter.KeepsLine(l)) array.push_back(l);
+  }
+  if (array.empty()) return Status::Ok();
   RETURN_IF_ERROR(conn.Query("INSERT INTO dms.task_logs (task_arn, line) SELECT $1, value FROM "
                              "jsonb_array_elements_text($2::jsonb) WITH ORDINALITY ORDER BY "
                              "ordinality",

@@ -176,6 +176,7 @@ Status DmsService::Impl::Launch(const TaskRecord& task, engine::StartType start_
   run->start_type = start_type;
   run->fallback_start_type = fallback;
   run->context = ctx;
+  run->log_filter = LogFilter(task.settings_document);
   std::lock_guard lock(mu_);
   if (shutting_down_) {
     return InvalidStateFault("the server is shutting down; task " + task.identifier +
@@ -598,6 +599,10 @@ engine::LogSink DmsService::Impl::EngineLogSink(Run& run) {
   // The Run outlives its engine task (it owns it), so the reference stays valid for every call.
   return [&run, limit](engine::LogComponent component, engine::LogSeverity severity,
                        std::string_view message) {
+    if (!run.log_filter.Keeps(engine::LogComponentName(component),
+                              engine::LogSeverityLetter(severity))) {
+      return;
+    }
     std::string line =
         LogLine(engine::LogComponentName(component), engine::LogSeverityLetter(severity), message);
     std::lock_guard lock(run.log_mu);

@@ -32,6 +32,22 @@ Status InvalidCombination(std::string msg);    // InvalidParameterCombinationExc
 Status QuotaExceededFault(std::string msg);    // ResourceQuotaExceededFault
 Status StorageQuotaFault(std::string msg);     // StorageQuotaExceededFault
 
+// "2026-11-30T08:13:05 [TASK_MANAGER   ]I:  message" — DMS's task log line shape.
+std::string LogLine(std::string_view component, char severity, std::string_view message);
+
+// Which lines a task keeps, from its settings' Logging.LogComponents: a component at
+// LOGGER_SEVERITY_ERROR keeps E lines, WARNING E and W, INFO or DEFAULT E, W and I, DEBUG and
+// DETAILED_DEBUG every line. A component the settings do not name keeps E, W and I.
+class LogFilter {
+ public:
+  LogFilter() = default;
+  explicit LogFilter(const Json& settings_document);
+  bool Keeps(std::string_view component, char severity) const;
+  bool KeepsLine(std::string_view line) const;  // a LogLine's line
+ private:
+  std::map<std::string, int, std::less<>> level_;  // component -> 0 (E) … 3 (D)
+};
+
 // A task row of dms.tasks.
 struct TaskRecord {
   std::string arn, identifier, instance_arn, source_arn, target_arn, status;
@@ -127,6 +143,7 @@ class DmsService::Impl {
     // Its own mutex: the engine's threads append while a publish may be writing the catalog.
     std::mutex log_mu;
     std::vector<std::string> pending_log;  // guarded by log_mu; at most max_pending_log_lines
+    LogFilter log_filter;                  // the task's LogComponents, set before it runs
     int64_t dropped_log_lines = 0;         // guarded by log_mu; since the last publish
   };
 
@@ -265,8 +282,5 @@ class DmsService::Impl {
 // snapshot, with epoch-second timestamps.
 Json TableStatisticsShape(const engine::TaskSnapshot& snapshot);
 Json TaskStatsShape(const engine::TaskSnapshot& snapshot);
-
-// "2026-11-30T08:13:05 [TASK_MANAGER   ]I:  message" — DMS's task log line shape.
-std::string LogLine(std::string_view component, char severity, std::string_view message);
 
 }  // namespace opendms::dms

@@ -429,6 +429,36 @@ TEST_F(DmsTest, TheEnginesWarningsAreInTheTaskLogWithTheirComponents) {
   EXPECT_NE(lines->back().find("Task 'sales-warnings' stopped"), std::string::npos) << all;
 }
 
+// Logging.LogComponents decide which lines a task keeps: TASK_MANAGER at ERROR keeps none of its
+// info lines, SOURCE_UNLOAD at WARNING its warnings only; the components left at their default
+// keep their info lines.
+TEST_F(DmsTest, LogComponentSeveritiesFilterTheTaskLog) {
+  CreateAll();
+  for (const char* key :
+       {"sales/public/customers/LOAD00000001.csv", "sales/public/customers/LOAD00000002.csv"}) {
+    ASSERT_TRUE(store_->Delete("landing", key).ok()) << key;
+  }
+  const std::string task = CreateTask(
+      "task.json", "sales-quiet", {{"Logging", {{"LogComponents", {
+          {{"Id", "TASK_MANAGER"}, {"Severity", "LOGGER_SEVERITY_ERROR"}},
+          {{"Id", "SOURCE_UNLOAD"}, {"Severity", "LOGGER_SEVERITY_WARNING"}}}}}}});
+  WaitTask(task, "ready", 10);
+  Start(task, "start-replication");
+  WaitTask(task, "stopped");
+  auto lines = service_->TaskLogLines("sales-quiet");
+  ASSERT_TRUE(lines.ok()) << lines.status().ToString();
+  std::string all;
+  for (const auto& l : *lines) all += l + "\n";
+  EXPECT_EQ(all.find("[TASK_MANAGER   ]I:"), std::string::npos) << all;
+  EXPECT_EQ(all.find("[SOURCE_UNLOAD  ]I:"), std::string::npos) << all;
+  EXPECT_NE(all.find("[SOURCE_UNLOAD  ]W:  table sales.customers has no objects"),
+            std::string::npos)
+      << all;
+  EXPECT_NE(all.find("[TARGET_LOAD    ]I:  Load finished for table 'public.products'"),
+            std::string::npos)
+      << all;
+}
+
 // A task logging faster than its lines are published loses the excess, and says how many.
 TEST_F(DmsTest, EngineLogLinesBeyondThePendingBoundAreDroppedAndCounted) {
   options_.max_pending_log_lines = 2;
