@@ -43,6 +43,9 @@ struct TaskDefinition {
   csv::Dialect dialect;
   ExternalTableDefinition tables;
   std::vector<MappedTable> mapped_tables;  // the tables the task migrates, in load order
+  // The endpoints' and settings' warnings (accepted but ignored or changed); each run logs
+  // them (TASK_MANAGER W) when it starts.
+  std::vector<std::string> warnings;
 };
 
 // Parses and validates the three documents (CreateEndpoint ×2, CreateReplicationTask shapes).

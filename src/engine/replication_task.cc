@@ -115,6 +115,9 @@ Result<TaskDefinition> LoadTaskDefinition(const Json& source_endpoint, const Jso
         "TableMappings select none of the " + std::to_string(def.tables.tables.size()) +
         " tables of the ExternalTableDefinition (ErrorBehavior.FailOnNoTablesCaptured is true)");
   }
+  for (const auto* from : {&def.source.warnings, &def.target.warnings, &def.task.settings.warnings}) {
+    def.warnings.insert(def.warnings.end(), from->begin(), from->end());
+  }
   return def;
 }
 
@@ -632,6 +635,10 @@ Result<TaskSnapshot> ReplicationTask::Impl::Run() {
   const bool resume = options_.start_type == StartType::kResumeProcessing;
   control_schema_ = settings.control_schema.empty() ? "public" : settings.control_schema;
   started_ = std::chrono::steady_clock::now();
+  for (const std::string& w : def_.warnings) {
+    TaskLog(options_, def_.task.identifier, LogComponent::kTaskManager, LogSeverity::kWarning,
+            "{}", w);
+  }
   {
     std::lock_guard lock(mu_);
     state_.status = "starting";

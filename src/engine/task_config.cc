@@ -9,6 +9,8 @@
 #include <utility>
 #include <vector>
 
+#include <fmt/format.h>
+
 #include "engine/table_mappings.h"
 
 namespace opendms::engine {
@@ -367,10 +369,10 @@ Result<SourceEndpoint> ParseSourceEndpoint(const Json& doc) {
         }
         ep.connection.path_style = style == "path";
       } else {
-        spdlog::warn(
-            "[config] endpoint {}: ExtraConnectionAttributes \"{}\" is not used by an S3 "
-            "source; ignored",
-            ep.identifier, name);
+        ep.warnings.push_back(fmt::format(
+            "source endpoint {}: ExtraConnectionAttributes \"{}\" is not used by an S3 source; "
+            "ignored",
+            ep.identifier, name));
       }
     }
   }
@@ -492,10 +494,10 @@ Result<TargetEndpoint> ParseTargetEndpoint(const Json& doc) {
       } else if (name == "mapbooleanasboolean") {
         ASSIGN_OR_RETURN(ep.map_boolean_as_boolean, JsonToBool(Json(value), path));
       } else {
-        spdlog::warn(
-            "[config] endpoint {}: ExtraConnectionAttributes \"{}\" is not used by a "
-            "PostgreSQL target; ignored",
-            ep.identifier, name);
+        ep.warnings.push_back(fmt::format(
+            "target endpoint {}: ExtraConnectionAttributes \"{}\" is not used by a PostgreSQL "
+            "target; ignored",
+            ep.identifier, name));
       }
     }
   }
@@ -914,10 +916,10 @@ Result<TaskSettings> ResolveTaskSettings(const Json& merged) {
   }
   if (t.full_lob_mode) {
     // S3 sources have no full LOB mode; DMS uses limited LOB mode for them.
-    spdlog::warn(
-        "[config] TargetMetadata.FullLobMode=true: S3 sources support only limited LOB "
-        "mode; LOBs are read in limited LOB mode (LobMaxSize {} KB)",
-        t.lob_max_size_kb);
+    t.warnings.push_back(fmt::format(
+        "TargetMetadata.FullLobMode=true: S3 sources support only limited LOB mode; LOBs are "
+        "read in limited LOB mode (LobMaxSize {} KB)",
+        t.lob_max_size_kb));
     t.full_lob_mode = false;
     t.limited_size_lob_mode = true;
   }

@@ -63,6 +63,7 @@ struct SourceEndpoint {
   std::string identifier, engine_name;  // engine "s3"
   S3SourceSettings s3;
   S3SourceConnection connection;
+  std::vector<std::string> warnings;  // what was accepted but ignored or changed, for the task log
 };
 
 struct TargetEndpoint {
@@ -77,6 +78,7 @@ struct TargetEndpoint {
   int64_t max_file_size_kb = 32768;             // PostgreSQLSettings.MaxFileSize
   bool map_boolean_as_boolean = false;          // PostgreSQLSettings.MapBooleanAsBoolean
   std::string ssl_mode = "none";                // none | require | verify-ca | verify-full
+  std::vector<std::string> warnings;  // what was accepted but ignored or changed, for the task log
 
   // "user@host:port/db" (or "secret:<id>@…" when credentials come from a secret). Never prints
   // the password.
@@ -138,6 +140,7 @@ enum class LateObjectPolicy { kApply, kSkip, kStopTask };
 std::string_view LateObjectPolicyName(LateObjectPolicy policy);  // APPLY | SKIP | STOP_TASK
 
 struct TaskSettings {
+  std::vector<std::string> warnings;  // what was accepted but ignored or changed, for the task log
   // TargetMetadata
   std::string target_schema;  // TargetSchema ("" = source schema)
   bool batch_apply_enabled = false;

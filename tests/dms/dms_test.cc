@@ -400,7 +400,9 @@ TEST_F(DmsTest, TheEnginesWarningsAreInTheTaskLogWithTheirComponents) {
                          "sku,name,price,weight_kg,stocked_at\n"
                          "P-901,Bad,not-a-price,1.0,2024-01-01 00:00:00\n");
   ASSERT_TRUE(put.ok());
-  const std::string task = CreateTask("task.json", "sales-warnings");  // DataErrorPolicy LOG_ERROR
+  // DataErrorPolicy LOG_ERROR; FullLobMode, which an S3 source cannot honour.
+  const std::string task =
+      CreateTask("task.json", "sales-warnings", {{"TargetMetadata", {{"FullLobMode", true}}}});
   WaitTask(task, "ready", 10);
   Start(task, "start-replication");
   WaitTask(task, "stopped");
@@ -416,6 +418,10 @@ TEST_F(DmsTest, TheEnginesWarningsAreInTheTaskLogWithTheirComponents) {
     return false;
   };
   EXPECT_TRUE(has(" [TASK_MANAGER   ]I:  ", "start-replication full load of 2 tables")) << all;
+  // The definition's warnings, at the start of the run.
+  EXPECT_TRUE(has(" [TASK_MANAGER   ]W:  ", "TargetMetadata.FullLobMode=true: S3 sources support "
+                                          "only limited LOB mode"))
+      << all;
   EXPECT_TRUE(has(" [SOURCE_UNLOAD  ]W:  ",
                   "table sales.customers has no objects under "
                   "s3://landing/sales/public/customers/: loaded 0 rows"))

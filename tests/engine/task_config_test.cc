@@ -344,6 +344,11 @@ TEST(TaskSettingsResolve, FullLobModeFallsBackToLimitedForS3) {
   ASSERT_TRUE(s.ok());
   EXPECT_FALSE(s->full_lob_mode);
   EXPECT_TRUE(s->limited_size_lob_mode);
+  // Said, for the task log.
+  ASSERT_EQ(s->warnings.size(), 1u);
+  EXPECT_NE(s->warnings[0].find("FullLobMode=true: S3 sources support only limited LOB mode"),
+            std::string::npos)
+      << s->warnings[0];
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -591,6 +596,18 @@ TEST(SourceEndpoint, ExtraConnectionAttributesAreOverriddenBySettings) {
   EXPECT_EQ(ep->s3.csv_delimiter, "\t");    // only in the ECA
   EXPECT_EQ(ep->s3.bucket_folder, "data");  // S3Settings wins
   EXPECT_EQ(ep->s3.cdc_path, "cdc");
+}
+
+TEST(SourceEndpoint, AnExtraConnectionAttributeItDoesNotUseIsAWarning) {
+  Json doc = Source();
+  doc["ExtraConnectionAttributes"] = "cdcPath=changes;maxFileSize=512;";
+  auto ep = ParseSourceEndpoint(doc);
+  ASSERT_TRUE(ep.ok()) << ep.status().ToString();
+  ASSERT_EQ(ep->warnings.size(), 1u);
+  EXPECT_NE(ep->warnings[0].find("ExtraConnectionAttributes \"maxfilesize\" is not used by an S3 "
+                                 "source; ignored"),
+            std::string::npos)
+      << ep->warnings[0];
 }
 
 TEST(SourceEndpoint, RejectsBadDocuments) {
