@@ -42,10 +42,39 @@ std::string EnvOr(const char* name, std::string fallback = "") {
   return value && *value ? std::string(value) : fallback;
 }
 
-// The store the task reads: a DiskStore folder, or an S3 client. `where` describes it for
-// messages (never with credentials).
+// The store the task reads: a DiskStore folder (--store), an S3 client (--s3-endpoint), or,
+// without either, the remote S3 the source endpoint names (ServerName, with its Username and
+// Password as keys). `where` describes it for messages (never with credentials).
 Result<std::unique_ptr<objectstore::ObjectStore>> OpenStore(const RunTaskArgs& args,
+                                                            const engine::SourceEndpoint& source,
                                                             std::string* where) {
+  const engine::S3SourceConnection& c = source.connection;
+  if (args.store.empty() && args.s3_endpoint.empty()) {
+    if (!c.remote()) {
+      return Status::InvalidArgument(
+          "give --store DIR or --s3-endpoint URL, or a source endpoint with a ServerName");
+    }
+    if (!c.secrets_manager_secret_id.empty()) {
+      return Status::InvalidArgument(
+          "source endpoint " + source.identifier +
+          ": secretsManagerSecretId needs the Secrets Manager of an opendms server; for run-task "
+          "give the endpoint Username and Password, or --s3-endpoint with credentials");
+    }
+    *where = "S3 endpoint " + c.endpoint_url + " (the source endpoint's ServerName)";
+    objectstore::S3ClientOptions options;
+    options.endpoint_url = c.endpoint_url;
+    options.region = c.region;
+    options.path_style = c.path_style;
+    options.access_key_id = c.username;
+    options.secret_access_key = c.password;
+    auto store = objectstore::OpenS3Client(std::move(options));
+    if (!store.ok()) return store.status().WithContext("source endpoint " + source.identifier);
+    return store;
+  }
+  if (c.remote()) {
+    std::cerr << "opendms run-task: reading " << (args.store.empty() ? "--s3-endpoint" : "--store")
+              << "; the source endpoint's ServerName " << c.server_name << " is not used\n";
+  }
   if (args.s3_endpoint.empty()) {
     *where = "store " + args.store;
     auto store = objectstore::OpenDiskStore(args.store);
@@ -169,7 +198,7 @@ int RunTask(const RunTaskArgs& args) {
     return 2;
   }
   std::string where;
-  auto store = OpenStore(args, &where);
+  auto store = OpenStore(args, definition->source, &where);
   if (!store.ok()) {
     std::cerr << "opendms run-task: " << store.status().message() << "\n";
     return 2;
@@ -183,7 +212,7 @@ int RunTask(const RunTaskArgs& args) {
   }
   if (!*bucket) {
     std::cerr << "opendms run-task: bucket " << bucket_name << " does not exist in " << where;
-    if (args.s3_endpoint.empty()) {
+    if (!args.store.empty()) {
       std::cerr << " (expected a folder " << args.store << "/" << bucket_name << ")";
     }
     std::cerr << "\n";
@@ -307,14 +336,7 @@ void AddRunTask(CLI::App& app, int* exit_code) {
       ->check(CLI::PositiveNumber);
   cmd->add_option("--progress", args->progress, "live progress on stderr: auto | always | never")
       ->capture_default_str();
-  cmd->callback([args, exit_code, store, s3] {
-    if (store->count() == 0 && s3->count() == 0) {
-      std::cerr << "opendms run-task: give --store DIR or --s3-endpoint URL\n";
-      *exit_code = 2;
-      return;
-    }
-    *exit_code = RunTask(*args);
-  });
+  cmd->callback([args, exit_code] { *exit_code = RunTask(*args); });
 }
 
 }  // namespace opendms::cli

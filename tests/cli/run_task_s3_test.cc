@@ -2,6 +2,8 @@
 // or OPENDMS_TEST_S3_ENDPOINT) into the test PostgreSQL, credentials from the environment.
 #include <stdlib.h>
 
+#include <fstream>
+
 #include "cli_fixture.h"
 #include "objectstore/objectstore.h"
 #include "support/s3_test_server.h"
@@ -117,6 +119,48 @@ TEST_F(RunTaskS3Cli, AFullLoadReadsItsBucketFromS3) {
     EXPECT_EQ(o.out.find(secret), std::string::npos);
     EXPECT_EQ(o.err.find(secret), std::string::npos);
   }
+}
+
+// Without --store or --s3-endpoint, run-task reads the S3 the source endpoint names, as the
+// server does: ServerName, with Username and Password as the keys.
+TEST_F(RunTaskS3Cli, WithoutAStoreFlagTheSourceEndpointsServerNameIsRead) {
+  UploadExampleBucket();
+  Json source = Json::parse(cli_testing::ReadFile(examples_ / "source-endpoint.json"));
+  source["ServerName"] = endpoint_.url;
+  source["Username"] = endpoint_.access_key_id;
+  source["Password"] = endpoint_.secret_access_key;
+  source["ExtraConnectionAttributes"] = "region=" + endpoint_.region;
+  const fs::path remote = dir_ / "remote-source.json";
+  std::ofstream(remote) << source.dump();
+  auto run = [&](const fs::path& source_file) {
+    std::vector<std::string> argv = {OPENDMS_BINARY,  "--log-level", "warn", "run-task",
+                                     "--source-endpoint", source_file.string(),
+                                     "--target-endpoint", target_.string(),
+                                     "--task", (examples_ / "task.json").string(),
+                                     "--progress", "never"};
+    cli_testing::TaskProcess p =
+        cli_testing::TaskProcess::Spawn(argv, dir_ / "remote.out", dir_ / "remote.err");
+    std::optional<Outcome> o = p.WaitFor(std::chrono::seconds(120));
+    if (!o) {
+      ADD_FAILURE() << "run-task still running after 120 s: killed";
+      return p.Kill();
+    }
+    return *o;
+  };
+  Outcome o = run(remote);
+  ASSERT_EQ(o.exit_code, 0) << o.Describe();
+  EXPECT_EQ(o.doc["ReplicationTask"]["StopReason"], "Stop Reason FULL_LOAD_ONLY_FINISHED");
+  EXPECT_EQ(Scalar("SELECT count(*) FROM sales.customers"), "6");
+  EXPECT_EQ(o.err.find(endpoint_.secret_access_key), std::string::npos) << o.err;
+  EXPECT_EQ(o.out.find(endpoint_.secret_access_key), std::string::npos);
+
+  // A local endpoint and no store: told what to give.
+  Outcome none = run(examples_ / "source-endpoint.json");
+  EXPECT_EQ(none.exit_code, 2) << none.Describe();
+  EXPECT_NE(none.err.find("give --store DIR or --s3-endpoint URL, or a source endpoint with a "
+                          "ServerName"),
+            std::string::npos)
+      << none.err;
 }
 
 TEST_F(RunTaskS3Cli, AMissingBucketIsRefusedWithExitTwoNamingBucketAndEndpoint) {
