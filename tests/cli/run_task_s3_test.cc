@@ -67,8 +67,13 @@ class RunTaskS3Cli : public cli_testing::CliTest {
     ScopedEnv key("AWS_ACCESS_KEY_ID", endpoint_.access_key_id);
     ScopedEnv secret("AWS_SECRET_ACCESS_KEY", endpoint_.secret_access_key);
     ScopedEnv region("AWS_DEFAULT_REGION", endpoint_.region);
+    return RunToEnd(argv, "s3");
+  }
+
+  // Runs `argv` (output in `name`.out/.err); killed, and the test failed, after 120 s.
+  Outcome RunToEnd(const std::vector<std::string>& argv, const std::string& name) {
     cli_testing::TaskProcess p =
-        cli_testing::TaskProcess::Spawn(argv, dir_ / "s3.out", dir_ / "s3.err");
+        cli_testing::TaskProcess::Spawn(argv, dir_ / (name + ".out"), dir_ / (name + ".err"));
     std::optional<Outcome> o = p.WaitFor(std::chrono::seconds(120));
     if (!o) {
       ADD_FAILURE() << "run-task still running after 120 s: killed";
@@ -133,19 +138,10 @@ TEST_F(RunTaskS3Cli, WithoutAStoreFlagTheSourceEndpointsServerNameIsRead) {
   const fs::path remote = dir_ / "remote-source.json";
   std::ofstream(remote) << source.dump();
   auto run = [&](const fs::path& source_file) {
-    std::vector<std::string> argv = {OPENDMS_BINARY,  "--log-level", "warn", "run-task",
-                                     "--source-endpoint", source_file.string(),
-                                     "--target-endpoint", target_.string(),
-                                     "--task", (examples_ / "task.json").string(),
-                                     "--progress", "never"};
-    cli_testing::TaskProcess p =
-        cli_testing::TaskProcess::Spawn(argv, dir_ / "remote.out", dir_ / "remote.err");
-    std::optional<Outcome> o = p.WaitFor(std::chrono::seconds(120));
-    if (!o) {
-      ADD_FAILURE() << "run-task still running after 120 s: killed";
-      return p.Kill();
-    }
-    return *o;
+    return RunToEnd({OPENDMS_BINARY, "--log-level", "warn", "run-task", "--source-endpoint",
+                     source_file.string(), "--target-endpoint", target_.string(), "--task",
+                     (examples_ / "task.json").string(), "--progress", "never"},
+                    "remote");
   };
   Outcome o = run(remote);
   ASSERT_EQ(o.exit_code, 0) << o.Describe();

@@ -187,6 +187,27 @@ class DmsTest : public PgTest {
     target_ = CreateTarget();
     WaitInstanceAvailable(instance_);
   }
+  // Starts the ready task `arn` (identifier `id`), waits until it stopped, returns its log.
+  std::vector<std::string> RunToStopAndReadLog(const std::string& arn, const std::string& id) {
+    WaitTask(arn, "ready", 10);
+    Start(arn, "start-replication");
+    WaitTask(arn, "stopped");
+    auto lines = service_->TaskLogLines(id);
+    EXPECT_TRUE(lines.ok()) << lines.status().ToString();
+    return lines.ok() ? *lines : std::vector<std::string>{};
+  }
+  static std::string Joined(const std::vector<std::string>& lines) {
+    std::string all;
+    for (const auto& l : lines) all += l + "\n";
+    return all;
+  }
+  // The example's customers table loses its objects: its load logs a SOURCE_UNLOAD warning.
+  void DeleteCustomerObjects() {
+    for (const char* key :
+         {"sales/public/customers/LOAD00000001.csv", "sales/public/customers/LOAD00000002.csv"}) {
+      ASSERT_TRUE(store_->Delete("landing", key).ok()) << key;
+    }
+  }
   void Start(const std::string& arn, const std::string& type) {
     Json r = MustCall("StartReplicationTask",
                       {{"ReplicationTaskArn", arn}, {"StartReplicationTaskType", type}});
@@ -392,10 +413,7 @@ TEST_F(DmsTest, FullLoadRunsToFullLoadOnlyFinishedWithStatisticsAndLogs) {
 // DMS component and severity.
 TEST_F(DmsTest, TheEnginesWarningsAreInTheTaskLogWithTheirComponents) {
   CreateAll();
-  for (const char* key :
-       {"sales/public/customers/LOAD00000001.csv", "sales/public/customers/LOAD00000002.csv"}) {
-    ASSERT_TRUE(store_->Delete("landing", key).ok()) << key;
-  }
+  DeleteCustomerObjects();
   auto put = store_->Put("landing", "sales/public/products/LOAD00000002.csv",
                          "sku,name,price,weight_kg,stocked_at\n"
                          "P-901,Bad,not-a-price,1.0,2024-01-01 00:00:00\n");
@@ -403,16 +421,10 @@ TEST_F(DmsTest, TheEnginesWarningsAreInTheTaskLogWithTheirComponents) {
   // DataErrorPolicy LOG_ERROR; FullLobMode, which an S3 source cannot honour.
   const std::string task =
       CreateTask("task.json", "sales-warnings", {{"TargetMetadata", {{"FullLobMode", true}}}});
-  WaitTask(task, "ready", 10);
-  Start(task, "start-replication");
-  WaitTask(task, "stopped");
-
-  auto lines = service_->TaskLogLines("sales-warnings");
-  ASSERT_TRUE(lines.ok()) << lines.status().ToString();
-  std::string all;
-  for (const auto& l : *lines) all += l + "\n";
+  const std::vector<std::string> lines = RunToStopAndReadLog(task, "sales-warnings");
+  const std::string all = Joined(lines);
   auto has = [&](const std::string& head, const std::string& part) {
-    for (const auto& l : *lines) {
+    for (const auto& l : lines) {
       if (l.find(head) == 19 && l.find(part) != std::string::npos) return true;
     }
     return false;
@@ -431,8 +443,8 @@ TEST_F(DmsTest, TheEnginesWarningsAreInTheTaskLogWithTheirComponents) {
       << all;
   EXPECT_TRUE(has(" [TARGET_LOAD    ]I:  ", "completed: 3 rows loaded, 1 rejected")) << all;
   // The runner's lines keep their place around the engine's: running first, stopped last.
-  ASSERT_FALSE(lines->empty());
-  EXPECT_NE(lines->back().find("Task 'sales-warnings' stopped"), std::string::npos) << all;
+  ASSERT_FALSE(lines.empty());
+  EXPECT_NE(lines.back().find("Task 'sales-warnings' stopped"), std::string::npos) << all;
 }
 
 // Logging.LogComponents decide which lines a task keeps: TASK_MANAGER at ERROR keeps none of its
@@ -440,21 +452,12 @@ TEST_F(DmsTest, TheEnginesWarningsAreInTheTaskLogWithTheirComponents) {
 // keep their info lines.
 TEST_F(DmsTest, LogComponentSeveritiesFilterTheTaskLog) {
   CreateAll();
-  for (const char* key :
-       {"sales/public/customers/LOAD00000001.csv", "sales/public/customers/LOAD00000002.csv"}) {
-    ASSERT_TRUE(store_->Delete("landing", key).ok()) << key;
-  }
+  DeleteCustomerObjects();
   const std::string task = CreateTask(
       "task.json", "sales-quiet", {{"Logging", {{"LogComponents", {
           {{"Id", "TASK_MANAGER"}, {"Severity", "LOGGER_SEVERITY_ERROR"}},
           {{"Id", "SOURCE_UNLOAD"}, {"Severity", "LOGGER_SEVERITY_WARNING"}}}}}}});
-  WaitTask(task, "ready", 10);
-  Start(task, "start-replication");
-  WaitTask(task, "stopped");
-  auto lines = service_->TaskLogLines("sales-quiet");
-  ASSERT_TRUE(lines.ok()) << lines.status().ToString();
-  std::string all;
-  for (const auto& l : *lines) all += l + "\n";
+  const std::string all = Joined(RunToStopAndReadLog(task, "sales-quiet"));
   EXPECT_EQ(all.find("[TASK_MANAGER   ]I:"), std::string::npos) << all;
   EXPECT_EQ(all.find("[SOURCE_UNLOAD  ]I:"), std::string::npos) << all;
   EXPECT_NE(all.find("[SOURCE_UNLOAD  ]W:  table sales.customers has no objects"),
@@ -472,13 +475,7 @@ TEST_F(DmsTest, EngineLogLinesBeyondThePendingBoundAreDroppedAndCounted) {
   NewService();
   CreateAll();
   const std::string task = CreateTask("task.json", "sales-chatty");
-  WaitTask(task, "ready", 10);
-  Start(task, "start-replication");
-  WaitTask(task, "stopped");
-  auto lines = service_->TaskLogLines("sales-chatty");
-  ASSERT_TRUE(lines.ok()) << lines.status().ToString();
-  std::string all;
-  for (const auto& l : *lines) all += l + "\n";
+  const std::string all = Joined(RunToStopAndReadLog(task, "sales-chatty"));
   // Kept: the first two (the full load's start, then a table's completion); dropped: the other
   // table's completion.
   EXPECT_NE(all.find("]I:  start-replication full load of 2 tables"), std::string::npos) << all;
