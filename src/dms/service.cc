@@ -375,6 +375,10 @@ Result<std::vector<std::string>> ParseSubnetIds(const Json& in) {
   return ids;
 }
 
+// The storage a class includes, and an instance gets when it asks for none: 50 GB for the small
+// classes, 100 GB from 4 vCPUs (DescribeOrderableReplicationInstances says so too).
+int IncludedStorageGb(const InstanceClass& c) { return c.vcpus >= 4 ? 100 : 50; }
+
 Status CheckSubnetsPerGroup(const std::vector<std::string>& subnets, const Options::Quotas& q) {
   if (static_cast<int64_t>(subnets.size()) <= q.subnets_per_replication_subnet_group) {
     return Status::Ok();
@@ -592,7 +596,7 @@ Result<Json> DmsService::Impl::CreateReplicationInstance(const Json& in, const C
   const std::string arn = NewArn(ctx, "rep", in);
   Json doc;
   doc["ReplicationInstanceClass"] = klass;
-  doc["AllocatedStorage"] = storage.value_or(50);
+  doc["AllocatedStorage"] = storage.value_or(IncludedStorageGb(*FindInstanceClass(klass)));
   doc["InstanceCreateTime"] = NowSeconds();
   Json groups = Json::array();
   if (in.contains("VpcSecurityGroupIds") && in["VpcSecurityGroupIds"].is_array()) {
@@ -823,7 +827,7 @@ Result<Json> DmsService::Impl::DescribeOrderableReplicationInstances(const Json&
   ASSIGN_OR_RETURN(Paging paging, ParsePaging(in, 1000));
   std::vector<Json> items;
   for (const InstanceClass& c : InstanceClasses()) {
-    const int included = c.vcpus >= 4 ? 100 : 50;
+    const int included = IncludedStorageGb(c);
     items.push_back({{"EngineVersion", kEngineVersion},
                      {"ReplicationInstanceClass", c.name},
                      {"StorageType", "gp2"},

@@ -263,6 +263,14 @@ TEST_F(DmsTest, ResourcesHaveAwsShapesRulesAndFaults) {
   EXPECT_EQ(described["ReplicationInstances"][0]["ReplicationInstanceIdentifier"], "rep-instance-1");
   EXPECT_EQ(described["ReplicationInstances"][0]["ReplicationInstanceStatus"], "creating");
   EXPECT_TRUE(described["ReplicationInstances"][0]["InstanceCreateTime"].is_number());
+  // Without AllocatedStorage, the storage the class includes: 50 GB below 4 vCPUs, else 100.
+  EXPECT_EQ(described["ReplicationInstances"][0]["AllocatedStorage"], 50);  // dms.t3.medium
+  Json orderable = MustCall("DescribeOrderableReplicationInstances", Json::object());
+  for (const Json& o : orderable["OrderableReplicationInstances"]) {
+    if (o["ReplicationInstanceClass"] == "dms.c4.xlarge") {
+      EXPECT_EQ(o["DefaultAllocatedStorage"], 100);
+    }
+  }
   WaitInstanceAvailable(instance_);
 
   EXPECT_EQ(ErrorOf("CreateReplicationInstance", {{"ReplicationInstanceIdentifier", "rep-instance-1"},
@@ -355,6 +363,9 @@ TEST_F(DmsTest, ResourcesHaveAwsShapesRulesAndFaults) {
   EXPECT_EQ(ErrorOf("DescribeReplicationInstances",
                     {{"Filters", {{{"Name", "replication-instance-arn"}, {"Values", {instance_}}}}}}),
             "ResourceNotFoundFault");
+  Json big = MustCall("CreateReplicationInstance", {{"ReplicationInstanceIdentifier", "rep-big"},
+                                                    {"ReplicationInstanceClass", "dms.c4.xlarge"}});
+  EXPECT_EQ(big["ReplicationInstance"]["AllocatedStorage"], 100);
   CheckShapes();
 }
 
