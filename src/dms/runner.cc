@@ -513,7 +513,8 @@ int DmsService::Impl::SlotsOf(const std::string& instance_arn) {
   return it == slot_limits_.end() ? 1 : it->second;
 }
 
-void DmsService::Impl::RebootRuns(const std::string& instance_arn, double available_at) {
+void DmsService::Impl::RebootRuns(const std::string& instance_arn, double available_at,
+                                  std::string event) {
   // 1. Every run on the instance stops at its next commit boundary (a run still waiting for a
   // slot gives up); the task stays run_desired.
   std::vector<std::shared_ptr<Run>> stopping;
@@ -532,7 +533,7 @@ void DmsService::Impl::RebootRuns(const std::string& instance_arn, double availa
   }
   // 2. In the background: wait for them, record why they stopped, wait for the instance, and
   // resume them.
-  Background([this, instance_arn, available_at, stopping] {
+  Background([this, instance_arn, available_at, stopping, event] {
     std::unique_lock lock(mu_);
     cv_.wait(lock, [&] {
       return std::all_of(stopping.begin(), stopping.end(),
@@ -542,9 +543,8 @@ void DmsService::Impl::RebootRuns(const std::string& instance_arn, double availa
     for (const auto& run : stopping) {
       Record(run->task_arn, "stopped", {{"StopReason", "Stop Reason RECOVERABLE_ERROR"}},
              {LogLine("TASK_MANAGER", 'W',
-                      "Task '" + run->task_id +
-                          "' stopped: its replication instance is rebooting; it resumes when "
-                          "the instance is available")});
+                      "Task '" + run->task_id + "' stopped for " + event +
+                          "; it resumes when the instance is available")});
     }
     lock.lock();
     const double wait_seconds = available_at - ToEpochSeconds(Clock::Now()) + 0.01;
@@ -557,7 +557,7 @@ void DmsService::Impl::RebootRuns(const std::string& instance_arn, double availa
     auto conn = catalog_.Acquire();
     Status st = conn.ok() ? Settle(**conn) : conn.status();
     if (!st.ok()) {
-      spdlog::error("[dms] after the reboot of {}: {}", instance_arn, st.ToString());
+      spdlog::error("[dms] {} ({}): {}", event, instance_arn, st.ToString());
       return;
     }
     for (const auto& run : stopping) {
@@ -578,8 +578,7 @@ void DmsService::Impl::RebootRuns(const std::string& instance_arn, double availa
         launched = AppendLog(**conn, task->arn,
                              {LogLine("TASK_MANAGER", 'I',
                                       "Task '" + task->identifier +
-                                          "' resumed (resume-processing) after the reboot of "
-                                          "its replication instance")});
+                                          "' resumed (resume-processing) after " + event)});
       }
       if (launched.ok()) {
         task->status = "starting";
@@ -587,7 +586,7 @@ void DmsService::Impl::RebootRuns(const std::string& instance_arn, double availa
                           fallback.ok() ? std::optional(*fallback) : std::nullopt, run->context);
       }
       if (!launched.ok()) {
-        spdlog::error("[dms] task {}: resuming after the reboot: {}", task->identifier,
+        spdlog::error("[dms] task {}: resuming after {}: {}", task->identifier, event,
                       launched.ToString());
       }
     }

@@ -719,6 +719,7 @@ Result<Json> DmsService::Impl::ModifyReplicationInstance(const Json& in) {
     if (in.contains(k)) changes[k] = in[k];
   }
   bool modifying = false;
+  const std::string old_class = rec.doc.value("ReplicationInstanceClass", "");
   if (apply_now.value_or(false)) {
     for (auto& [k, v] : pending.items()) rec.doc[k] = v;
     for (auto& [k, v] : changes.items()) rec.doc[k] = v;
@@ -733,11 +734,12 @@ Result<Json> DmsService::Impl::ModifyReplicationInstance(const Json& in) {
   }
   if (new_id) rec.identifier = *new_id;
   const std::string status = modifying ? "modifying" : rec.status;
+  const double available_at = SettleAt();
   auto r = conn->Query(
       "UPDATE dms.instances SET identifier = $2, doc = $3, status = $4, settle_at = $5, "
       "settle_to = $6 WHERE arn = $1",
       {arn, rec.identifier, rec.doc.dump(), status,
-       modifying ? std::optional<std::string>(std::to_string(SettleAt())) : std::nullopt,
+       modifying ? std::optional<std::string>(std::to_string(available_at)) : std::nullopt,
        modifying ? std::optional<std::string>("available") : std::nullopt});
   if (!r.ok()) {
     if (pg::SqlState(r.status()) == "23505") {
@@ -747,11 +749,21 @@ Result<Json> DmsService::Impl::ModifyReplicationInstance(const Json& in) {
   }
   rec.status = status;
   if (apply_now.value_or(false)) {
-    // The pool follows the class at once: runs waiting for a slot may start now.
-    const InstanceClass* now = FindInstanceClass(rec.doc.value("ReplicationInstanceClass", ""));
-    std::lock_guard lock(mu_);
-    if (now != nullptr) slot_limits_[arn] = now->concurrent_tasks;
-    cv_.notify_all();
+    const std::string new_class = rec.doc.value("ReplicationInstanceClass", "");
+    {
+      // The pool follows the class at once.
+      const InstanceClass* now = FindInstanceClass(new_class);
+      std::lock_guard lock(mu_);
+      if (now != nullptr) slot_limits_[arn] = now->concurrent_tasks;
+      cv_.notify_all();
+    }
+    // A new class replaces the instance, as on AWS: its tasks stop at a checkpoint and resume
+    // once it is available, with the new class's subtasks and buffers.
+    if (new_class != old_class) {
+      RebootRuns(arn, available_at,
+                 "the class change of its replication instance (" + old_class + " to " +
+                     new_class + ")");
+    }
   }
   return Json{{"ReplicationInstance", InstanceShape(rec)}};
 }
@@ -818,7 +830,7 @@ Result<Json> DmsService::Impl::RebootReplicationInstance(const Json& in) {
       slot_limits_[arn] = klass->concurrent_tasks;
     }
   }
-  RebootRuns(arn, available_at);
+  RebootRuns(arn, available_at, "the reboot of its replication instance");
   rec.status = "rebooting";
   return Json{{"ReplicationInstance", InstanceShape(rec)}};
 }

@@ -203,8 +203,9 @@ class DmsService::Impl {
   Result<Json> SealInput(const std::string& arn, Json& input, const Json& sealed);
 
   // --- reboot (runner.cc): stops the instance's runs at a checkpoint, waits until the reboot
-  // settles, then resumes (resume-processing) the tasks that were running.
-  void RebootRuns(const std::string& instance_arn, double available_at);
+  // (or class change) settles, then resumes (resume-processing) the tasks that were running.
+  // `event` names what happened in their log lines: "the reboot of its replication instance".
+  void RebootRuns(const std::string& instance_arn, double available_at, std::string event);
   // Tasks running at once on `instance_arn` (its class's concurrent_tasks); a class applied
   // immediately changes it for runs still waiting. Guarded by mu_.
   int SlotsOf(const std::string& instance_arn);

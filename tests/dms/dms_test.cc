@@ -1202,28 +1202,47 @@ TEST_F(DmsTest, RebootResumesRunningTasksAndAppliesDeferredModifications) {
   ASSERT_TRUE(lines.ok());
   std::string all;
   for (const auto& l : *lines) all += l + "\n";
-  EXPECT_NE(all.find("stopped: its replication instance is rebooting"), std::string::npos) << all;
+  EXPECT_NE(all.find("stopped for the reboot of its replication instance; it resumes when the "
+                     "instance is available"),
+            std::string::npos)
+      << all;
   EXPECT_NE(all.find("resumed (resume-processing) after the reboot"), std::string::npos) << all;
   MustCall("StopReplicationTask", {{"ReplicationTaskArn", cdc}});
   WaitTask(cdc, "stopped");
   CheckShapes();
 }
 
-TEST_F(DmsTest, AClassAppliedImmediatelyResizesThePool) {
+// A class applied immediately replaces the instance, as on AWS: its tasks stop at a checkpoint and
+// resume once it is available, in the bigger pool and with the new class's budgets.
+TEST_F(DmsTest, AClassAppliedImmediatelyRestartsTheInstancesTasksInTheBiggerPool) {
   const auto [cdc, second] = TwoTasksOnAMicroInstance();
   Start(cdc, "start-replication");
   WaitTask(cdc, "running");
+  ASSERT_TRUE(WaitScalar("SELECT count(*) FROM sales.customers", "6", 20));
   Start(second, "start-replication");
   std::this_thread::sleep_for(std::chrono::milliseconds(1000));
-  EXPECT_EQ(WaitTask(second, "starting", 1)["Status"], "starting");
+  EXPECT_EQ(WaitTask(second, "starting", 1)["Status"], "starting");  // one slot on a t2.micro
   Json modified = MustCall("ModifyReplicationInstance", {{"ReplicationInstanceArn", instance_},
                                                          {"ReplicationInstanceClass", "dms.t3.medium"},
                                                          {"ApplyImmediately", true}});
   EXPECT_EQ(modified["ReplicationInstance"]["ReplicationInstanceClass"], "dms.t3.medium");
   EXPECT_EQ(modified["ReplicationInstance"]["ReplicationInstanceStatus"], "modifying");
+  WaitInstanceAvailable(instance_);
+  WaitTask(cdc, "running");
+  // Resumed, not reloaded: the full load's rows are there once, and CDC goes on.
+  EXPECT_EQ(RowCount("sales", "customers"), 6);
+  PutChange("CDC0001.csv", "I,customers,public,77,Late,late@example.com,Oslo,true,2024-07-01\n");
+  EXPECT_TRUE(WaitScalar("SELECT count(*) FROM sales.customers", "7", 20));
+  // The bigger class has two slots: the second task ran too.
   EXPECT_EQ(WaitTask(second, "stopped").value("StopReason", ""), "Stop Reason FULL_LOAD_ONLY_FINISHED");
   EXPECT_EQ(RowCount("sales_b", "customers"), 6);
-  EXPECT_EQ(WaitTask(cdc, "running", 1)["Status"], "running");  // untouched
+  const std::string all = Joined(*service_->TaskLogLines("sales-cdc"));
+  EXPECT_NE(all.find("stopped for the class change of its replication instance (dms.t2.micro to "
+                     "dms.t3.medium); it resumes when the instance is available"),
+            std::string::npos)
+      << all;
+  EXPECT_NE(all.find("resumed (resume-processing) after the class change"), std::string::npos)
+      << all;
   MustCall("StopReplicationTask", {{"ReplicationTaskArn", cdc}});
   WaitTask(cdc, "stopped");
   CheckShapes();
