@@ -61,13 +61,7 @@ Result<std::unique_ptr<objectstore::ObjectStore>> OpenStore(const RunTaskArgs& a
           "give the endpoint Username and Password, or --s3-endpoint with credentials");
     }
     *where = "S3 endpoint " + c.endpoint_url + " (the source endpoint's ServerName)";
-    objectstore::S3ClientOptions options;
-    options.endpoint_url = c.endpoint_url;
-    options.region = c.region;
-    options.path_style = c.path_style;
-    options.access_key_id = c.username;
-    options.secret_access_key = c.password;
-    auto store = objectstore::OpenS3Client(std::move(options));
+    auto store = objectstore::OpenS3Client(engine::S3ClientOptionsFor(c));
     if (!store.ok()) return store.status().WithContext("source endpoint " + source.identifier);
     return store;
   }

@@ -442,10 +442,12 @@ Status DmsService::Impl::AppendLog(pg::Connection& conn, const std::string& task
                                    const std::vector<std::string>& lines) {
   if (lines.empty()) return Status::Ok();
   // The task's Logging.LogComponents decide which lines it keeps.
-  ASSIGN_OR_RETURN(auto settings, conn.Query("SELECT settings_document FROM dms.tasks WHERE "
-                                             "arn = $1",
-                                             {task_arn}));
-  const LogFilter filter(settings.rows() > 0 ? Json::parse(settings.Get(0, 0)) : Json::object());
+  ASSIGN_OR_RETURN(auto logging, conn.Query("SELECT settings_document->'Logging' FROM dms.tasks "
+                                            "WHERE arn = $1",
+                                            {task_arn}));
+  const LogFilter filter(logging.rows() > 0 && !logging.IsNull(0, 0)
+                             ? Json{{"Logging", Json::parse(logging.Get(0, 0))}}
+                             : Json::object());
   Json array = Json::array();
   for (const std::string& l : lines) {
     if (filter.KeepsLine(l)) array.push_back(l);

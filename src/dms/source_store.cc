@@ -19,16 +19,10 @@ Result<SourceStore> DmsService::Impl::OpenSourceStore(const engine::SourceEndpoi
     out.store = &store_;
     return out;
   }
-  objectstore::S3ClientOptions options;
-  options.endpoint_url = c.endpoint_url;
-  options.region = c.region;
-  options.path_style = c.path_style;
+  objectstore::S3ClientOptions options = engine::S3ClientOptionsFor(c);
   options.max_retries = max_retries;
   const std::string who = "endpoint " + source.identifier;
-  if (c.secrets_manager_secret_id.empty()) {
-    options.access_key_id = c.username;
-    options.secret_access_key = c.password;
-  } else {
+  if (!c.secrets_manager_secret_id.empty()) {
     const std::string& id = c.secrets_manager_secret_id;
     if (!resolver_) {
       return Status::InvalidState(who + ": secretsManagerSecretId is set but this server "

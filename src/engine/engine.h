@@ -48,6 +48,11 @@ struct TaskDefinition {
   std::vector<std::string> warnings;
 };
 
+// Client options for the remote S3 a source endpoint names (ServerName, Port, SslMode, ECA region
+// and addressingStyle), with its Username and Password as the keys; resolving a
+// secretsManagerSecretId instead is the caller's.
+objectstore::S3ClientOptions S3ClientOptionsFor(const S3SourceConnection& connection);
+
 // Parses and validates the three documents (CreateEndpoint ×2, CreateReplicationTask shapes).
 // Nothing touches the store or the target. Errors name the document and the field.
 Result<TaskDefinition> LoadTaskDefinition(const Json& source_endpoint, const Json& target_endpoint,

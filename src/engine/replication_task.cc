@@ -74,6 +74,16 @@ int TaskSnapshot::TablesIn(std::string_view state) const {
                     [&](const TableStatistics& t) { return t.table_state == state; }));
 }
 
+objectstore::S3ClientOptions S3ClientOptionsFor(const S3SourceConnection& connection) {
+  objectstore::S3ClientOptions options;
+  options.endpoint_url = connection.endpoint_url;
+  options.region = connection.region;
+  options.path_style = connection.path_style;
+  options.access_key_id = connection.username;
+  options.secret_access_key = connection.password;
+  return options;
+}
+
 Result<TaskDefinition> LoadTaskDefinition(const Json& source_endpoint, const Json& target_endpoint,
                                           const Json& task) {
   TaskDefinition def;
